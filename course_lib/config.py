@@ -1,0 +1,85 @@
+"""Run settings shared by every lesson: fast mode, seeds and a one-line report.
+
+`COURSE_FAST=1` (set by CI and by the test suite) shrinks data, epochs and
+sample counts. It never switches to other code: a lesson asks
+`choose(full=..., fast=...)` for a *number* and runs the same cells either way.
+Full mode is the default.
+"""
+import os
+import platform
+
+FAST_ENV = "COURSE_FAST"
+
+
+def is_fast():
+    """True when the environment asks for fast mode (`COURSE_FAST=1`)."""
+    value = os.environ.get(FAST_ENV, "0").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(
+        f"{FAST_ENV}={value!r} is not understood: use 1 for fast mode or 0 (the default) for full mode."
+    )
+
+
+def choose(full, fast):
+    """Return `fast` in fast mode and `full` otherwise (sizes, epochs, sample counts)."""
+    return fast if is_fast() else full
+
+
+def mode_name():
+    return "fast" if is_fast() else "full"
+
+
+def set_seed(seed=0):
+    """Seed Python, NumPy and the Keras backend in one call; returns the seed."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return seed
+
+
+def gpu_devices():
+    """Names of the accelerators the Keras backend can see (empty on a CPU machine)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [str(d) for d in jax.devices() if d.platform != "cpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def report(seed=None):
+    """One line: mode, backend and versions, and whether a GPU is in use."""
+    import keras
+    import numpy as np
+
+    backend = keras.backend.backend()
+    versions = f"keras {keras.__version__}, numpy {np.__version__}, python {platform.python_version()}"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        versions = f"tensorflow {tf.__version__}, " + versions
+    gpus = gpu_devices()
+    device = f"GPU: {', '.join(gpus)}" if gpus else "GPU: none (running on CPU)"
+    seed_text = f" | seed {seed}" if seed is not None else ""
+    line = f"[course_lib] {mode_name()} mode | backend {backend} ({versions}) | {device}{seed_text}"
+    print(line)
+    return line
+
+
+def setup(seed=0):
+    """What the first code cell of every lesson calls: seed everything and print the report."""
+    set_seed(seed)
+    return report(seed)

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from course_lib import config
+
+
+def test_choose_follows_course_fast(monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    assert config.is_fast() and config.choose(full=30, fast=1) == 1
+    monkeypatch.setenv("COURSE_FAST", "0")
+    assert not config.is_fast() and config.choose(full=30, fast=1) == 30
+    monkeypatch.delenv("COURSE_FAST")
+    assert config.choose(full=30, fast=1) == 30  # full mode is the default
+
+
+def test_unreadable_fast_value_is_an_error(monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "maybe")
+    with pytest.raises(ValueError, match="COURSE_FAST"):
+        config.is_fast()
+
+
+def test_set_seed_makes_numpy_and_keras_repeat():
+    import keras
+
+    config.set_seed(3)
+    first = (np.random.rand(3), keras.random.normal((3,)).numpy())
+    config.set_seed(3)
+    second = (np.random.rand(3), keras.random.normal((3,)).numpy())
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_report_is_one_line_with_backend_and_device(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    line = config.report()
+    assert "\n" not in line and "fast mode" in line and "backend tensorflow" in line and "GPU:" in line
+    assert capsys.readouterr().out.strip() == line
