@@ -1,0 +1,127 @@
+"""Quality of the lesson 07 DCGAN and the lesson 08 conditional GAN, judged by an MNIST classifier.
+
+    python bench/gan_quality.py                      # full mode: the lessons' full-mode settings
+    python bench/gan_quality.py --steps 1500         # fewer GAN updates (the output says "reduced")
+    COURSE_FAST=1 python bench/gan_quality.py        # smoke run: tiny models, a few steps
+
+Targets (issue 5): DCGAN Inception score >= 9.0 (the real test split scores about 9.88 with a good
+classifier) with the FID on the classifier's features next to it; conditional GAN label accuracy >= 97%.
+The classifier is course_lib.evaluator's cached CNN (its own test accuracy is printed): the scores are
+only as good as that judge.
+"""
+import argparse
+import time
+
+import keras
+import numpy as np
+
+from course_lib import config, data, evaluator, gan_models, metrics
+from course_lib.gan_training import ConditionalGANTrainer, GANTrainer
+
+LATENT_DIM = 100
+NUM_CLASSES = 10
+IS_TARGET, ACCURACY_TARGET = 9.0, 0.97
+
+
+def lesson_configs():
+    """The generator and discriminator lists of lessons 07 and 08 (full or fast mode)."""
+    g = dict(initial_shape=config.choose(full=(7, 7, 128), fast=(7, 7, 32)),
+             filters=config.choose(full=[128, 64, 1], fast=[32, 1]),
+             kernel_sizes=config.choose(full=[5, 5, 5], fast=[3, 3]),
+             upsample=config.choose(full=[2, 2, 1], fast=[2, 2]),
+             batch_norm_momentum=0.9, activation="relu")
+    d = dict(filters=config.choose(full=[64, 128], fast=[16, 32]),
+             kernel_sizes=config.choose(full=[5, 5], fast=[3, 3]),
+             strides=[2, 2], dropout=0.3)
+    return g, d
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="GAN updates for each model (default: the lessons' 6000 for the DCGAN and 8000 for "
+                             "the cGAN in full mode; fewer is reported as a reduced run)")
+    parser.add_argument("--batch-size", type=int, default=config.choose(full=128, fast=32))
+    parser.add_argument("--samples", type=int, default=config.choose(full=10000, fast=500),
+                        help="generated images scored per model")
+    parser.add_argument("--only", choices=["dcgan", "cgan"], default=None, help="run one of the two models")
+    return parser.parse_args()
+
+
+def generate(generator, inputs, batch_size=500):
+    return keras.ops.convert_to_numpy(generator.predict(inputs, batch_size=batch_size, verbose=0))
+
+
+def run_dcgan(mnist, judge, real_features, steps, args):
+    g_config, d_config = lesson_configs()
+    config.set_seed(0)
+    generator = gan_models.build_conv_generator(LATENT_DIM, upsample_mode="transpose", **g_config)
+    trainer = GANTrainer(generator, gan_models.build_conv_discriminator(**d_config), LATENT_DIM, seed=0)
+    start = time.time()
+    trainer.train(mnist.x_train, steps, batch_size=args.batch_size)
+    seconds = time.time() - start
+    z = keras.ops.convert_to_numpy(keras.random.normal((args.samples, LATENT_DIM), seed=1))
+    features, probs = judge.features_and_proba(generate(generator, z), value_range=(-1, 1))
+    score, spread = metrics.inception_score(probs)
+    fid = metrics.fid_from_features(real_features, features)
+    return {"steps": steps, "seconds": seconds, "is": score, "is_std": spread, "fid": fid}
+
+
+def run_cgan(mnist, judge, steps, args):
+    g_config, d_config = lesson_configs()
+    g_config["upsample_mode"] = "upsampling"  # lesson 08's choice
+    config.set_seed(0)
+    generator = gan_models.build_conditional_generator(LATENT_DIM, NUM_CLASSES, label_mode="one_hot", **g_config)
+    discriminator = gan_models.build_conditional_discriminator(num_classes=NUM_CLASSES, label_mode="one_hot",
+                                                               **d_config)
+    trainer = ConditionalGANTrainer(generator, discriminator, LATENT_DIM, NUM_CLASSES, seed=0)
+    start = time.time()
+    trainer.train(mnist.x_train, mnist.y_train, steps, batch_size=args.batch_size)
+    seconds = time.time() - start
+    y = np.repeat(np.arange(NUM_CLASSES), args.samples // NUM_CLASSES)  # every class equally often
+    z = keras.ops.convert_to_numpy(keras.random.normal((len(y), LATENT_DIM), seed=2))
+    probs = judge.predict_proba(generate(generator, [z, y]), value_range=(-1, 1))
+    accuracy = float(np.mean(probs.argmax(axis=1) == y))  # argmax_k p(k | G(z | y)) == y
+    per_class = [float(np.mean(probs[y == k].argmax(axis=1) == k)) for k in range(NUM_CLASSES)]
+    shuffled = probs[np.random.default_rng(0).permutation(len(probs))]  # IS splits must mix the classes
+    return {"steps": steps, "seconds": seconds, "accuracy": accuracy, "per_class": per_class,
+            "is": metrics.inception_score(shuffled)[0]}
+
+
+def main():
+    args = parse_args()
+    config.setup(seed=0)
+    mnist = data.load_data("mnist", value_range=(-1, 1), n_train=config.choose(full=None, fast=2000))
+    judge = evaluator.get_evaluator("mnist")
+    real_features, real_probs = judge.features_and_proba(mnist.x_test, value_range=(-1, 1))
+    train_features = judge.features(mnist.x_train[:len(mnist.x_test)], value_range=(-1, 1))
+    print(f"\nreference: real held-out digits IS {metrics.inception_score(real_probs)[0]:.2f}; "
+          f"FID(train part, held-out) {metrics.fid_from_features(real_features, train_features):.2f}; "
+          f"classifier test accuracy {judge.test_accuracy:.4f}")
+
+    full_steps = {"dcgan": config.choose(full=6000, fast=100), "cgan": config.choose(full=8000, fast=100)}
+    lines = []
+    for name in ("dcgan", "cgan"):
+        if args.only and args.only != name:
+            continue
+        steps = args.steps or full_steps[name]
+        label = "" if steps >= full_steps[name] else f" (REDUCED: {steps} of {full_steps[name]} steps)"
+        if name == "dcgan":
+            r = run_dcgan(mnist, judge, real_features, steps, args)
+            verdict = "meets" if r["is"] >= IS_TARGET else "below"
+            lines.append(f"DCGAN{label}: IS {r['is']:.2f} +- {r['is_std']:.2f} ({verdict} target {IS_TARGET}), "
+                         f"FID {r['fid']:.2f}, {args.samples} samples, training {r['seconds']:.0f} s")
+        else:
+            r = run_cgan(mnist, judge, steps, args)
+            verdict = "meets" if r["accuracy"] >= ACCURACY_TARGET else "below"
+            lines.append(f"cGAN{label}: label accuracy {r['accuracy']:.4f} ({verdict} target {ACCURACY_TARGET}), "
+                         f"IS {r['is']:.2f}, per class {[round(a, 3) for a in r['per_class']]}, "
+                         f"training {r['seconds']:.0f} s")
+        print("\n" + lines[-1], flush=True)
+    print(f"\n[{config.mode_name()} mode, batch size {args.batch_size}, {len(mnist.x_train)} training images]")
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""A small, explicit training loop for one compiled Keras model.
+
+    history = train(model, x, y, epochs=5, batch_size=128,
+                    validation_data=(x_val, y_val), transform=rebinarize)
+
+Each step is one `model.train_on_batch` call on a shuffled mini-batch, so the
+whole step (forward, loss, gradients, update) runs as one compiled function on
+the GPU when there is one; the only value read back to the host per step is
+the logged losses. `x` may be one array or a list of arrays (e.g. `[images,
+one_hot_labels]` for a conditional model); `y` may be None (models that build
+their own loss, such as `course_lib.vae.VAE`).
+
+If a logged loss becomes NaN or inf, training stops with a `FloatingPointError`
+that names the epoch and step, after putting back the weights and optimizer
+state saved at the end of the last good epoch (kept in memory).
+"""
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@dataclass
+class History:
+    """Logged values: `steps[name]` has one entry per step, `epochs[name]` one per epoch.
+
+    Epoch entries are means over the epoch's steps (weighted by batch size);
+    validation results appear in `epochs` as "val_<name>". `epoch_seconds` holds
+    the wall-clock time of each epoch's training steps (the first includes compiling).
+    """
+
+    steps: dict = field(default_factory=dict)
+    epochs: dict = field(default_factory=dict)
+    epoch_seconds: list = field(default_factory=list)
+
+    def log(self, table, values, prefix=""):
+        for name, value in values.items():
+            getattr(self, table).setdefault(prefix + name, []).append(float(value))
+
+
+# ----------------------------------------------------------------------------
+# Data helpers: x and y may be arrays, lists of arrays, or None
+# ----------------------------------------------------------------------------
+def _length(data):
+    if isinstance(data, (list, tuple)):
+        lengths = {len(part) for part in data}
+        if len(lengths) != 1:
+            raise ValueError(f"the arrays in a list input must have the same length; got lengths {sorted(lengths)}.")
+        return lengths.pop()
+    return len(data)
+
+
+def _take(data, index):
+    if data is None:
+        return None
+    if isinstance(data, (list, tuple)):
+        return [part[index] for part in data]
+    return data[index]
+
+
+def _split_validation(validation_data):
+    if validation_data is None:
+        return None
+    if isinstance(validation_data, tuple) and len(validation_data) == 2:
+        return validation_data
+    return validation_data, None
+
+
+# ----------------------------------------------------------------------------
+# Keeping the last good state
+# ----------------------------------------------------------------------------
+def _state_variables(model):
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    return list(model.weights) + list(optimizer.variables)
+
+
+def _snapshot(variables):
+    return [ops.convert_to_numpy(v.value) for v in variables]
+
+
+def _restore(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+# ----------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------
+def evaluate(model, x, y=None, batch_size=256):
+    """Mean of each logged value over (x, y), weighted by batch size."""
+    totals, n = {}, _length(x)
+    for start in range(0, n, batch_size):
+        index = slice(start, start + batch_size)
+        logs = model.test_on_batch(_take(x, index), _take(y, index), return_dict=True)
+        size = min(batch_size, n - start)
+        for name, value in logs.items():
+            totals[name] = totals.get(name, 0.0) + float(value) * size
+    return {name: total / n for name, total in totals.items()}
+
+
+def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, transform=None,
+          seed=0, verbose=True):
+    """Train `model` (already compiled) with `train_on_batch`; return a `History`.
+
+    validation_data: `x_val` or `(x_val, y_val)`, evaluated after every epoch.
+    transform: optional `transform(epoch, x, y) -> (x, y)` applied to the
+        training data at the start of every epoch (fresh noise, masks, or a new
+        stochastic binarization).
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r} is not allowed: it must be a positive integer.")
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("the model must be compiled (model.compile(optimizer=...)) before train().")
+    n = _length(x)
+    if y is not None and _length(y) != n:
+        raise ValueError(f"x has {n} examples but y has {_length(y)}.")
+    validation = _split_validation(validation_data)
+    rng = np.random.default_rng(seed)
+    history = History()
+    steps_per_epoch = -(-n // batch_size)
+    variables, good_state, kept_at = None, None, ""
+
+    for epoch in range(epochs):
+        x_epoch, y_epoch = transform(epoch, x, y) if transform is not None else (x, y)
+        order = rng.permutation(n)
+        progress = keras.utils.Progbar(steps_per_epoch, verbose=1 if verbose else 0)
+        if verbose:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        totals, started = {}, time.perf_counter()
+        for step in range(steps_per_epoch):
+            index = order[step * batch_size:(step + 1) * batch_size]
+            logs = model.train_on_batch(_take(x_epoch, index), _take(y_epoch, index), return_dict=True)
+            logs = {name: float(value) for name, value in logs.items()}
+            if variables is None:  # the model and optimizer are built after the first step
+                variables = _state_variables(model)
+            bad = [name for name, value in logs.items() if not np.isfinite(value)]
+            if bad:
+                kept = "left as they are (no good step to go back to)"
+                if good_state is not None:
+                    _restore(variables, good_state)
+                    kept = f"restored to those {kept_at}"
+                raise FloatingPointError(
+                    f"training stopped: {bad[0]} became {logs[bad[0]]} at epoch {epoch + 1}, "
+                    f"step {step + 1} (global step {epoch * steps_per_epoch + step + 1}). "
+                    f"The weights were {kept}. Try a smaller learning rate."
+                )
+            if good_state is None:  # keep the state after the first good step until an epoch ends
+                good_state, kept_at = _snapshot(variables), "after the first step"
+            history.log("steps", logs)
+            for name, value in logs.items():
+                totals[name] = totals.get(name, 0.0) + value * len(index)
+            progress.stateful_metrics = set(logs)  # show each step's value, not a running mean
+            progress.update(step + 1, values=list(logs.items()))
+        history.epoch_seconds.append(time.perf_counter() - started)
+        history.log("epochs", {name: total / n for name, total in totals.items()})
+        if validation is not None:
+            val_logs = evaluate(model, validation[0], validation[1], batch_size=max(batch_size, 256))
+            history.log("epochs", val_logs, prefix="val_")
+            if verbose:
+                print("  validation: " + ", ".join(f"{k} {v:.4g}" for k, v in val_logs.items()))
+        good_state, kept_at = _snapshot(variables), f"at the end of epoch {epoch + 1}"
+    return history

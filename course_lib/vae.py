@@ -1,0 +1,289 @@
+"""The variational autoencoder (lesson 04) and its conditional version (lesson 05).
+
+Pieces, in the order the lesson builds them:
+
+- `Sampling`: the reparameterization z = mu + exp(0.5 * log_var) * eps.
+- `kl_divergence`: analytic KL(N(mu, diag(exp(log_var))) || N(0, I)) per example.
+- `reconstruction_bce`: -log p(x | z) for a Bernoulli decoder, summed over pixels.
+- encoder / decoder builders (dense and convolutional, optionally conditioned on
+  a one-hot label), and the `VAE` model whose loss is reconstruction + beta * KL,
+  with both terms tracked separately.
+- `negative_elbo`: the test-set negative ELBO in nats per image.
+
+Every loss here is *per example* (shape (batch,)): the sum over pixels and
+latent dimensions, averaged over the batch only at the very end.
+"""
+import keras
+import numpy as np
+from keras import layers, ops
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+# ----------------------------------------------------------------------------
+# The three formulas
+# ----------------------------------------------------------------------------
+class Sampling(layers.Layer):
+    """Draw z ~ N(mu, exp(log_var)) so that gradients flow to mu and log_var."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        mu, log_var = inputs  # (batch, latent_dim) each
+        eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
+        # z = mu + sigma * eps,  sigma = exp(0.5 * log_var)
+        return mu + ops.exp(0.5 * log_var) * eps
+
+
+def kl_divergence(mu, log_var):
+    """KL(q(z|x) || N(0, I)) per example, shape (batch,)."""
+    # KL = -1/2 * sum_j (1 + log_var_j - mu_j^2 - exp(log_var_j))
+    return -0.5 * ops.sum(1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=-1)
+
+
+def reconstruction_bce(x, logits):
+    """-log p(x | z) for Bernoulli pixels with the given logits, summed per image.
+
+    `x` in [0, 1] (binary or grey levels) and `logits` have the same shape
+    (batch, ...); the result has shape (batch,).
+    """
+    x = ops.cast(x, logits.dtype)
+    # bce = max(l, 0) - l * x + log(1 + exp(-|l|))   (stable form of -x log s(l) - (1-x) log(1-s(l)))
+    per_pixel = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    n_pixels = int(np.prod(per_pixel.shape[1:]))
+    return ops.sum(ops.reshape(per_pixel, (-1, n_pixels)), axis=-1)
+
+
+# ----------------------------------------------------------------------------
+# Encoders and decoders
+# ----------------------------------------------------------------------------
+def _check_positive(name, value):
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed: it must be a positive integer.")
+
+
+def _check_sizes(name, values):
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name}={values!r} is not allowed: give at least one layer size.")
+    for v in values:
+        _check_positive(f"each entry of {name}", v)
+    return values
+
+
+def _label_input(n_classes):
+    if n_classes is None:
+        return None
+    _check_positive("n_classes", n_classes)
+    return keras.Input(shape=(n_classes,), name="label")
+
+
+def _encoder_head(h, latent_dim, inputs, name):
+    mu = layers.Dense(latent_dim, name="mu")(h)
+    log_var = layers.Dense(latent_dim, name="log_var")(h)
+    return keras.Model(inputs, [mu, log_var], name=name)
+
+
+def build_dense_encoder(latent_dim, hidden=(512,), n_classes=None, input_shape=IMAGE_SHAPE):
+    """Images (batch, 28, 28, 1) [+ one-hot labels] -> [mu, log_var], each (batch, latent_dim)."""
+    _check_positive("latent_dim", latent_dim)
+    hidden = _check_sizes("hidden", hidden)
+    x_in = keras.Input(shape=input_shape, name="x")
+    label = _label_input(n_classes)
+    h = layers.Flatten()(x_in)  # (batch, 784)
+    if label is not None:
+        h = layers.Concatenate()([h, label])  # (batch, 784 + n_classes)
+    for units in hidden:
+        h = layers.Dense(units, activation="relu")(h)
+    inputs = x_in if label is None else [x_in, label]
+    return _encoder_head(h, latent_dim, inputs, "dense_encoder")
+
+
+def build_dense_decoder(latent_dim, hidden=(512,), n_classes=None, output_shape=IMAGE_SHAPE):
+    """z (batch, latent_dim) [+ one-hot labels] -> Bernoulli logits (batch, 28, 28, 1)."""
+    _check_positive("latent_dim", latent_dim)
+    hidden = _check_sizes("hidden", hidden)
+    z_in = keras.Input(shape=(latent_dim,), name="z")
+    label = _label_input(n_classes)
+    h = z_in if label is None else layers.Concatenate()([z_in, label])
+    for units in reversed(hidden):
+        h = layers.Dense(units, activation="relu")(h)
+    h = layers.Dense(int(np.prod(output_shape)), name="logits")(h)
+    logits = layers.Reshape(output_shape)(h)  # (batch, 28, 28, 1)
+    inputs = z_in if label is None else [z_in, label]
+    return keras.Model(inputs, logits, name="dense_decoder")
+
+
+def build_conv_encoder(latent_dim, filters=(32, 64), dense_units=256, n_classes=None,
+                       input_shape=IMAGE_SHAPE):
+    """Strided convolutions (28 -> 14 -> 7) then dense layers to [mu, log_var]."""
+    _check_positive("latent_dim", latent_dim)
+    filters = _check_sizes("filters", filters)
+    _check_positive("dense_units", dense_units)
+    x_in = keras.Input(shape=input_shape, name="x")
+    label = _label_input(n_classes)
+    h = x_in
+    for f in filters:
+        h = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(h)  # size halves
+    h = layers.Flatten()(h)
+    if label is not None:
+        h = layers.Concatenate()([h, label])
+    h = layers.Dense(dense_units, activation="relu")(h)
+    inputs = x_in if label is None else [x_in, label]
+    return _encoder_head(h, latent_dim, inputs, "conv_encoder")
+
+
+def build_conv_decoder(latent_dim, filters=(32, 64), dense_units=256, n_classes=None,
+                       output_shape=IMAGE_SHAPE):
+    """z [+ label] -> dense -> transposed convolutions (7 -> 14 -> 28) -> logits."""
+    _check_positive("latent_dim", latent_dim)
+    filters = _check_sizes("filters", filters)
+    _check_positive("dense_units", dense_units)
+    side = output_shape[0] // 2 ** len(filters)
+    if side * 2 ** len(filters) != output_shape[0]:
+        raise ValueError(
+            f"filters={filters!r} is not allowed for images of side {output_shape[0]}: "
+            f"{len(filters)} stride-2 layers must divide it exactly."
+        )
+    z_in = keras.Input(shape=(latent_dim,), name="z")
+    label = _label_input(n_classes)
+    h = z_in if label is None else layers.Concatenate()([z_in, label])
+    h = layers.Dense(dense_units, activation="relu")(h)
+    h = layers.Dense(side * side * filters[-1], activation="relu")(h)
+    h = layers.Reshape((side, side, filters[-1]))(h)  # (batch, 7, 7, 64)
+    for f in reversed(filters):
+        h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)  # size doubles
+    logits = layers.Conv2D(output_shape[-1], 3, padding="same", name="logits")(h)  # (batch, 28, 28, 1)
+    inputs = z_in if label is None else [z_in, label]
+    return keras.Model(inputs, logits, name="conv_decoder")
+
+
+# ----------------------------------------------------------------------------
+# The model
+# ----------------------------------------------------------------------------
+class VAE(keras.Model):
+    """Encoder -> Sampling -> decoder, trained on reconstruction + beta * KL.
+
+    Call it with images `x` (or `[x, y_onehot]` when `conditional=True`); it
+    returns a dict with "logits", "mu", "log_var" and "z". Compile with just an
+    optimizer: the loss is built in. Training logs "loss" (mean of
+    reconstruction + beta * KL), "reconstruction" and "kl" (means per image).
+    """
+
+    def __init__(self, encoder, decoder, beta=1.0, conditional=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not beta >= 0:
+            raise ValueError(f"beta={beta!r} is not allowed: it must be a number >= 0.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.beta = float(beta)
+        self.conditional = bool(conditional)
+        self.sampling = Sampling(seed=seed)
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def _split(self, inputs):
+        if self.conditional:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+                raise ValueError("a conditional VAE takes [x, y_onehot] as its input.")
+            return inputs[0], inputs[1]
+        return inputs, None
+
+    def encode(self, inputs):
+        x, label = self._split(inputs)
+        return self.encoder(x if label is None else [x, label])
+
+    def decode(self, z, label=None):
+        """Bernoulli logits for latent codes z (and one-hot labels for a CVAE)."""
+        return self.decoder(z if label is None else [z, label])
+
+    def call(self, inputs):
+        x, label = self._split(inputs)
+        mu, log_var = self.encode(inputs)
+        z = self.sampling([mu, log_var])
+        return {"logits": self.decode(z, label), "mu": mu, "log_var": log_var, "z": z}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        x_target, _ = self._split(x)
+        reconstruction = reconstruction_bce(x_target, y_pred["logits"])  # (batch,)
+        kl = kl_divergence(y_pred["mu"], y_pred["log_var"])  # (batch,)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        # loss = mean over the batch of [ -log p(x|z) + beta * KL ]
+        loss = ops.mean(reconstruction + self.beta * kl)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+
+def build_vae(latent_dim, kind="dense", beta=1.0, n_classes=None, seed=None, **sizes):
+    """A VAE (or a CVAE when n_classes is given) with matching encoder and decoder.
+
+    kind: "dense" (sizes: hidden=(512,)) or "conv" (sizes: filters=(32, 64), dense_units=256).
+    """
+    builders = {"dense": (build_dense_encoder, build_dense_decoder),
+                "conv": (build_conv_encoder, build_conv_decoder)}
+    if kind not in builders:
+        raise ValueError(f"kind={kind!r} is not allowed: use one of {sorted(builders)}.")
+    make_encoder, make_decoder = builders[kind]
+    encoder = make_encoder(latent_dim, n_classes=n_classes, **sizes)
+    decoder = make_decoder(latent_dim, n_classes=n_classes, **sizes)
+    return VAE(encoder, decoder, beta=beta, conditional=n_classes is not None, seed=seed,
+               name=f"{kind}_{'c' if n_classes else ''}vae")
+
+
+# ----------------------------------------------------------------------------
+# Evaluation and generation
+# ----------------------------------------------------------------------------
+def negative_elbo(model, x, y_onehot=None, batch_size=500, n_samples=1):
+    """Mean over images of -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z)), in nats per image.
+
+    The expectation is estimated with `n_samples` draws of z per image. Returns
+    a dict with "negative_elbo", "reconstruction" and "kl" (all nats per image).
+    """
+    _check_positive("batch_size", batch_size)
+    _check_positive("n_samples", n_samples)
+    if model.conditional and y_onehot is None:
+        raise ValueError("y_onehot is required to evaluate a conditional VAE.")
+    totals = np.zeros(2)
+    for start in range(0, len(x), batch_size):
+        xb = ops.convert_to_tensor(x[start:start + batch_size], "float32")
+        inputs = xb
+        if y_onehot is not None:
+            inputs = [xb, ops.convert_to_tensor(y_onehot[start:start + batch_size], "float32")]
+        mu, log_var = model.encode(inputs)
+        kl = ops.sum(kl_divergence(mu, log_var))
+        rec = 0.0
+        for _ in range(n_samples):
+            z = model.sampling([mu, log_var])
+            label = None if y_onehot is None else inputs[1]
+            rec = rec + ops.sum(reconstruction_bce(xb, model.decode(z, label)))
+        totals += [float(ops.convert_to_numpy(rec)) / n_samples, float(ops.convert_to_numpy(kl))]
+    reconstruction, kl = totals / len(x)
+    return {"negative_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
+
+
+def decode_images(model, z, y_onehot=None, batch_size=1000):
+    """Pixel probabilities sigmoid(logits) for latent codes z, as a NumPy array in [0, 1]."""
+    outputs = []
+    for start in range(0, len(z), batch_size):
+        label = None
+        if y_onehot is not None:
+            label = ops.convert_to_tensor(y_onehot[start:start + batch_size], "float32")
+        logits = model.decode(ops.convert_to_tensor(z[start:start + batch_size], "float32"), label)
+        outputs.append(ops.convert_to_numpy(ops.sigmoid(logits)))
+    return np.concatenate(outputs)
+
+
+def encode_means(model, x, y_onehot=None, batch_size=1000):
+    """The posterior means mu(x) as a NumPy array (batch, latent_dim)."""
+    means = []
+    for start in range(0, len(x), batch_size):
+        xb = ops.convert_to_tensor(x[start:start + batch_size], "float32")
+        inputs = xb
+        if y_onehot is not None:
+            inputs = [xb, ops.convert_to_tensor(y_onehot[start:start + batch_size], "float32")]
+        means.append(ops.convert_to_numpy(model.encode(inputs)[0]))
+    return np.concatenate(means)

@@ -1,0 +1,47 @@
+"""The lesson 03 check passes the solution and fails stubs and plausible mistakes with specific messages."""
+import pytest
+
+from course_lib import autoencoders as ae
+from course_lib.checks import CheckFailed, lesson03
+from keras import ops
+
+
+def stub(*args):
+    raise NotImplementedError("Exercise 1: not written yet")
+
+
+def solution(x, x_hat, mask):
+    bce = -(x * ops.log(x_hat) + (1 - x) * ops.log(1 - x_hat))
+    return ops.sum(mask * bce, axis=(1, 2, 3)) / ops.sum(mask, axis=(1, 2, 3))
+
+
+def test_check_passes_the_solution_and_the_library():
+    assert lesson03.check_masked_reconstruction_loss(solution)
+    assert lesson03.check_masked_reconstruction_loss(lambda x, x_hat, m: ae.context_loss(ae.pack_target(x, m), x_hat))
+
+
+def test_check_fails_the_stub():
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        lesson03.check_masked_reconstruction_loss(stub)
+
+
+def test_check_names_plausible_mistakes():
+    def whole_image(x, x_hat, mask):
+        return solution(x, x_hat, ops.ones_like(mask))
+    with pytest.raises(CheckFailed, match="only count the masked region"):
+        lesson03.check_masked_reconstruction_loss(whole_image)
+
+    def divided_by_784(x, x_hat, mask):
+        return solution(x, x_hat, mask) * ops.sum(mask, axis=(1, 2, 3)) / 784.0
+    with pytest.raises(CheckFailed, match="number of masked pixels"):
+        lesson03.check_masked_reconstruction_loss(divided_by_784)
+
+    def batch_mean(x, x_hat, mask):
+        return ops.mean(solution(x, x_hat, mask))
+    with pytest.raises(CheckFailed, match="one value per image"):
+        lesson03.check_masked_reconstruction_loss(batch_mean)
+
+    def mse(x, x_hat, mask):
+        return ops.sum(mask * (x - x_hat) ** 2, axis=(1, 2, 3)) / ops.sum(mask, axis=(1, 2, 3))
+    with pytest.raises(CheckFailed, match="masked loss for test case 1"):
+        lesson03.check_masked_reconstruction_loss(mse)

@@ -1,0 +1,95 @@
+"""The MNIST evaluator: accuracy, outputs against Keras itself, value ranges and the cache."""
+import numpy as np
+import pytest
+
+from course_lib import evaluator as evaluator_module
+from course_lib import metrics
+from course_lib.data import load_data
+
+
+@pytest.fixture(scope="module")
+def evaluator():
+    return evaluator_module.get_evaluator(verbose=False)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    data = load_data("mnist", verbose=False)
+    return data.x_test[:300], data.y_test[:300]
+
+
+def test_fast_evaluator_reads_held_out_digits(evaluator, held_out):
+    # fast mode: 3,000 images, 3 epochs (~94%); full mode (bench/evaluator.py) reaches >= 99% on real MNIST
+    assert evaluator.test_accuracy > 0.85
+    x, y = held_out
+    assert evaluator.accuracy(x, y) > 0.85
+    assert evaluator.accuracy(x, np.eye(10)[y]) == evaluator.accuracy(x, y)  # one-hot labels too
+
+
+def test_probabilities_and_features_match_keras(evaluator, held_out):
+    import keras
+
+    x, _ = held_out
+    probs, features = evaluator.predict_proba(x), evaluator.features(x)
+    assert probs.shape == (300, 10) and features.shape == (300, evaluator_module.FEATURE_DIM)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(probs, evaluator.model.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+    feature_model = keras.Model(evaluator.model.input, evaluator.model.get_layer("features").output)
+    np.testing.assert_allclose(features, feature_model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_flat_and_minus_one_to_one_inputs(evaluator, held_out):
+    x, _ = held_out
+    probs = evaluator.predict_proba(x)
+    np.testing.assert_allclose(evaluator.predict_proba(x.reshape(len(x), 784)), probs, atol=1e-6)
+    np.testing.assert_allclose(evaluator.predict_proba(x * 2 - 1, value_range=(-1, 1)), probs, atol=1e-5)
+    with pytest.raises(ValueError, match=r"value_range=\(-1, 1\)"):
+        evaluator.predict_proba(x * 2 - 1)
+    with pytest.raises(ValueError, match="0, 1"):
+        evaluator.features(x * 255)
+    with pytest.raises(ValueError, match="shape"):
+        evaluator.predict_proba(np.zeros((2, 32, 32, 3)))
+
+
+def test_label_accuracy_of_real_digits_and_of_shuffled_labels(evaluator, held_out):
+    x, y = held_out
+    assert metrics.label_accuracy(x, y, evaluator) == pytest.approx(evaluator.accuracy(x, y))
+    wrong = (y + 1) % 10
+    assert metrics.label_accuracy(x, wrong, evaluator) < 0.1
+
+
+def test_inception_score_of_real_digits_is_high(evaluator, held_out):
+    x, _ = held_out
+    mean, _ = metrics.inception_score(evaluator.predict_proba(x), splits=3)
+    assert 6.0 < mean <= 10.0  # ~7 with the fast evaluator (less confident), ~9.5 in full mode
+
+
+def test_weights_are_cached_per_mode_and_reloaded(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(evaluator_module.CACHE_ENV, str(tmp_path))
+    first = evaluator_module.get_evaluator(n_train=256, epochs=1, verbose=True)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["evaluator_cnn2_mnist_fast_n256_e1_s0.weights.h5"]  # no temporary file left behind
+    capsys.readouterr()
+    second = evaluator_module.get_evaluator(n_train=256, epochs=1, verbose=True)
+    assert "loaded cached weights" in capsys.readouterr().out
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1))
+    np.testing.assert_allclose(second.predict_proba(x), first.predict_proba(x), atol=1e-6)
+    assert second.test_accuracy == first.test_accuracy
+
+
+def test_invalid_epochs_raise():
+    with pytest.raises(ValueError, match="epochs"):
+        evaluator_module.get_evaluator(epochs=0, verbose=False)
+
+
+def test_generator_report_and_table(evaluator, held_out):
+    x, _ = held_out
+    real_features = evaluator.features(x)
+    row = metrics.generator_report(evaluator, x * 2 - 1, real_features, value_range=(-1, 1), splits=3,
+                                   x_train=x[:100], near_copy_threshold=0.5)
+    assert row["n"] == 300 and abs(row["fid"]) < 1e-6  # the same images, passed in [-1, 1]
+    want_is = metrics.inception_score(evaluator.predict_proba(x), splits=3)
+    assert (row["is_mean"], row["is_std"]) == pytest.approx(want_is)
+    assert row["near_copies"] == 100  # the first 100 are the training set itself
+    table = metrics.markdown_table({"real": row})
+    assert table.splitlines()[0].startswith("| samples | n | IS") and "| real | 300 |" in table

@@ -1,0 +1,139 @@
+"""course_lib.wgan: the gradient penalty against hand computation, clipping, the critic step, runs."""
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from course_lib.gan_training import check_updates_isolated
+from course_lib.wgan import CriticUpdate, WGANTrainer, gradient_penalty, input_gradient
+
+LATENT_DIM = 4
+X_REAL = np.random.default_rng(0).normal(size=(256, 2)).astype("float32")
+
+
+def tiny_wgan(seed=0):
+    keras.utils.set_random_seed(seed)
+    generator = keras.Sequential([keras.Input((LATENT_DIM,)), keras.layers.Dense(8), keras.layers.LeakyReLU(0.2),
+                                  keras.layers.Dense(2)])
+    critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8), keras.layers.LeakyReLU(0.2),
+                               keras.layers.Dense(1)])
+    return generator, critic
+
+
+def linear_critic(w, b=0.5):
+    critic = keras.Sequential([keras.Input((len(w),)), keras.layers.Dense(1)])
+    critic.set_weights([np.asarray(w, "float32")[:, None], np.array([b], "float32")])
+    return critic
+
+
+def tensor(rows):
+    return ops.convert_to_tensor(np.asarray(rows, "float32"))
+
+
+@pytest.mark.parametrize("w", [[3.0, 4.0], [0.6, 0.0], [0.0, 1.0]])
+def test_gradient_penalty_of_a_linear_critic_is_lambda_times_norm_minus_one_squared(w):
+    # C(x) = w.x + b has gradient w everywhere, so GP = lambda (||w|| - 1)^2 whatever alpha is.
+    rng = np.random.default_rng(1)
+    x_real, x_fake = tensor(rng.normal(size=(6, 2))), tensor(rng.normal(size=(6, 2)))
+    alpha = tensor(rng.uniform(size=6))
+    got = float(gradient_penalty(linear_critic(w), x_real, x_fake, 10.0, alpha))
+    assert got == pytest.approx(10.0 * (np.linalg.norm(w) - 1.0) ** 2, rel=1e-5, abs=1e-6)
+
+
+def test_gradient_penalty_uses_the_interpolates_on_a_quadratic_critic():
+    # C(x) = sum(x^2) over an image-shaped input: grad = 2 x_hat, x_hat = a x_real + (1 - a) x_fake.
+    critic = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Lambda(
+        lambda x: ops.sum(ops.square(x), axis=(1, 2, 3))[:, None])])
+    rng = np.random.default_rng(2)
+    x_real, x_fake, alpha = rng.normal(size=(4, 2, 2, 1)), rng.normal(size=(4, 2, 2, 1)), rng.uniform(size=4)
+    x_hat = alpha[:, None, None, None] * x_real + (1 - alpha[:, None, None, None]) * x_fake
+    norms = np.linalg.norm((2 * x_hat).reshape(4, -1), axis=1)
+    want = 10.0 * np.mean((norms - 1.0) ** 2)
+    got = float(gradient_penalty(critic, tensor(x_real), tensor(x_fake), 10.0, tensor(alpha)))
+    assert got == pytest.approx(want, rel=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(input_gradient(critic, tensor(x_hat))), 2 * x_hat, rtol=1e-5)
+
+
+def test_critic_loss_matches_hand_computation():
+    generator, _ = tiny_wgan()
+    critic = linear_critic([1.0, -2.0], b=0.25)
+    update = CriticUpdate(critic, generator, LATENT_DIM, gp_weight=None)
+    rng = np.random.default_rng(3)
+    x_real, x_fake = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    loss, logs = update.critic_loss(tensor(x_real), tensor(x_fake))
+    score = lambda x: x @ np.array([1.0, -2.0]) + 0.25  # noqa: E731
+    wasserstein = score(x_real).mean() - score(x_fake).mean()  # E[C(real)] - E[C(fake)]
+    assert float(logs["wasserstein"]) == pytest.approx(wasserstein, rel=1e-5)
+    assert float(loss) == pytest.approx(-wasserstein, rel=1e-5)
+
+
+def test_clipping_keeps_every_critic_weight_in_minus_c_to_c():
+    generator, critic = tiny_wgan()
+    assert max(np.abs(w).max() for w in critic.get_weights()) > 0.1  # Glorot init is well outside [-c, c]
+    trainer = WGANTrainer(generator, critic, LATENT_DIM, n_critic=2, clip_value=0.01, verbose=0)
+    trainer.train(X_REAL, steps=3, batch_size=16)
+    kernels = critic.get_weights()
+    assert max(np.abs(w).max() for w in kernels) <= 0.01 + 1e-7
+    assert any(np.isclose(np.abs(w), 0.01).any() for w in kernels)  # the bound was actually hit
+
+
+def test_gradient_penalty_mode_does_not_clip_and_uses_the_papers_optimizer():
+    generator, critic = tiny_wgan()
+    trainer = WGANTrainer(generator, critic, LATENT_DIM, n_critic=2, gradient_penalty=10.0, verbose=0)
+    history = trainer.train(X_REAL, steps=2, batch_size=16)
+    assert max(np.abs(w).max() for w in critic.get_weights()) > 0.1
+    assert all(value > 0 for value in history["gradient_penalty"])
+    config = trainer.d_optimizer.get_config()
+    assert isinstance(trainer.d_optimizer, keras.optimizers.Adam)
+    assert (config["learning_rate"], config["beta_1"], config["beta_2"]) == pytest.approx((1e-4, 0.5, 0.9))
+    clip = WGANTrainer(*tiny_wgan(), LATENT_DIM, verbose=0)
+    assert clip.clip_value == 0.01 and isinstance(clip.g_optimizer, keras.optimizers.RMSprop)
+    assert clip.g_optimizer.get_config()["learning_rate"] == pytest.approx(5e-5)
+
+
+@pytest.mark.parametrize("mode", [dict(clip_value=0.01), dict(gradient_penalty=10.0)])
+def test_critic_step_updates_only_the_critic_and_g_step_only_g(mode):
+    generator, critic = tiny_wgan()
+    trainer = WGANTrainer(generator, critic, LATENT_DIM, **mode, verbose=0)
+    trainer.set_data(X_REAL)
+    for _ in range(2):
+        check_updates_isolated(lambda: trainer.d_step(16), lambda: trainer.g_step(16), generator, critic)
+
+
+@pytest.mark.parametrize("mode", [dict(clip_value=0.01), dict(gradient_penalty=10.0)])
+def test_short_run_changes_both_networks_with_finite_losses(mode):
+    generator, critic = tiny_wgan()
+    g0, c0 = generator.get_weights(), critic.get_weights()
+    history = WGANTrainer(generator, critic, LATENT_DIM, n_critic=3, verbose=0, **mode).train(X_REAL, 4, 16)
+    assert all(len(v) == 4 and np.all(np.isfinite(v)) for v in history.values())
+    want = -np.asarray(history["wasserstein"]) + np.asarray(history["gradient_penalty"])  # L_C + GP
+    np.testing.assert_allclose(history["critic_loss"], want, rtol=1e-5, atol=1e-6)
+    assert any(not np.array_equal(a, b) for a, b in zip(g0, generator.get_weights()))
+    assert any(not np.array_equal(a, b) for a, b in zip(c0, critic.get_weights()))
+
+
+def test_resume_restores_the_wgan_exactly(tmp_path):
+    trainer = WGANTrainer(*tiny_wgan(), LATENT_DIM, n_critic=2, gradient_penalty=10.0,
+                          checkpoint_dir=str(tmp_path), verbose=0)
+    trainer.train(X_REAL, 2, 16, checkpoint_every=2)
+    trainer.train(X_REAL, 2, 16)
+    resumed = WGANTrainer(*tiny_wgan(seed=9), LATENT_DIM, n_critic=2, gradient_penalty=10.0,
+                          checkpoint_dir=str(tmp_path), verbose=0)
+    assert resumed.restore() == 2
+    resumed.train(X_REAL, 2, 16)
+    for got, want in zip(resumed.critic.get_weights() + resumed.generator.get_weights(),
+                         trainer.critic.get_weights() + trainer.generator.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_configurations_are_clear_errors():
+    generator, critic = tiny_wgan()
+    with pytest.raises(ValueError, match="not both"):
+        WGANTrainer(generator, critic, LATENT_DIM, clip_value=0.01, gradient_penalty=10.0)
+    with pytest.raises(ValueError, match="n_critic"):
+        WGANTrainer(generator, critic, LATENT_DIM, n_critic=0)
+    with pytest.raises(ValueError, match="clip_value must be > 0"):
+        WGANTrainer(generator, critic, LATENT_DIM, clip_value=-0.01)
+    sigmoid_critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+    with pytest.raises(ValueError, match="linear output"):
+        WGANTrainer(generator, sigmoid_critic, LATENT_DIM)
