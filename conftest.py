@@ -15,3 +15,5 @@ if "COURSE_DATA_DIR" not in os.environ and SHARED_MNIST.is_dir():
     os.environ["COURSE_DATA_DIR"] = str(SHARED_MNIST)
 os.environ.setdefault("COURSE_CACHE_DIR", str(ROOT / "build" / "cache"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# On a small CPU, OpenBLAS threads spinning beside TensorFlow's slow scipy.linalg.sqrtm (FID) tenfold.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
