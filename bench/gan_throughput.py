@@ -17,6 +17,7 @@ fit()'s start-up are left out). Prints steps/s per side and loop/fused.
     COURSE_FAST=1 python bench/gan_throughput.py       # fast: 3 rounds x 20 steps
     python bench/gan_throughput.py --rounds 4 --steps 50 --batch-size 64
     python bench/gan_throughput.py --inter-op-threads 1    # no op-level parallelism in either
+    python bench/gan_throughput.py --models dcgan --rounds 4 --steps 15   # lesson 07's conv G and D
 """
 import argparse
 import os
@@ -97,9 +98,14 @@ class StepClock(keras.callbacks.Callback):
         self.times = []
 
 
-def build_pair(latent_dim, seed, tiny=False):
-    """Lesson 06's dense G and D; `tiny` (8 hidden units) leaves almost nothing but per-step overhead."""
+def build_pair(latent_dim, seed, tiny=False, models="dense"):
+    """Lesson 06's dense G and D, or lesson 07's conv builders with their defaults (`models="dcgan"`).
+
+    `tiny` (8 hidden units, dense only) leaves almost nothing but per-step overhead.
+    """
     keras.utils.set_random_seed(seed)
+    if models == "dcgan":
+        return gan_models.build_conv_generator(latent_dim), gan_models.build_conv_discriminator()
     generator = gan_models.build_dense_generator(latent_dim, **({"hidden": (8,)} if tiny else {}))
     discriminator = gan_models.build_dense_discriminator(**({"hidden": (8,)} if tiny else {}))
     return generator, discriminator
@@ -127,6 +133,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--tiny", action="store_true", help="8 hidden units: measures the per-step overhead")
+    parser.add_argument("--models", choices=("dense", "dcgan"), default="dense",
+                        help="dense: lesson 06's MLPs (default); dcgan: lesson 07's conv builders, default settings")
     parser.add_argument("--inter-op-threads", type=int, default=0,
                         help="TensorFlow inter-op threads (0: TensorFlow's default); 1 runs one op at a time")
     args = parser.parse_args(argv)
@@ -138,9 +146,9 @@ def main(argv=None):
     data = load_data("mnist", value_range=(-1, 1), verbose=False)
     x_real = data.x_train.astype("float32")  # (N, 28, 28, 1) in [-1, 1]
 
-    loop = GANTrainer(*build_pair(args.latent_dim, 0, args.tiny), args.latent_dim, verbose=0)
+    loop = GANTrainer(*build_pair(args.latent_dim, 0, args.tiny, args.models), args.latent_dim, verbose=0)
     loop.set_data(x_real)
-    fused = FusedGAN(*build_pair(args.latent_dim, 0, args.tiny), args.latent_dim)
+    fused = FusedGAN(*build_pair(args.latent_dim, 0, args.tiny, args.models), args.latent_dim)
     fused.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
 
     time_loop(loop, 3, args.batch_size)  # warm-up: trace every compiled function once
@@ -158,12 +166,18 @@ def main(argv=None):
     report(rates, args, len(x_real))
 
 
+def models_text(args):
+    if args.models == "dcgan":
+        return "conv G/D (lesson 07 builders, default settings)"
+    return f"dense G/D (lesson 06{', tiny' if args.tiny else ''})"
+
+
 def report(rates, args, n_data):
     loop, fused = np.array(rates["loop"]), np.array(rates["fused"])
     per_round = loop / fused
     threads = args.inter_op_threads or "default"
     print(f"\nmode {config.mode_name()}, {args.rounds} rounds x {args.steps} steps, batch {args.batch_size}, "
-          f"{n_data} training images, dense G/D (lesson 06{', tiny' if args.tiny else ''}), backend {keras.backend.backend()}, "
+          f"{n_data} training images, {models_text(args)}, backend {keras.backend.backend()}, "
           f"inter-op threads {threads}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"per-step time: loop {1000 / np.median(loop):.2f} ms, fused {1000 / np.median(fused):.2f} ms")
     print(f"train_on_batch loop: median {np.median(loop):.2f} steps/s (min {loop.min():.2f}, max {loop.max():.2f})")
