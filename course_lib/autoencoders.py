@@ -10,19 +10,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from course_lib.validate import check_positive_int, check_positive_ints
+
 IMAGE_SHAPE = (28, 28, 1)
-
-
-def _check_positive(name, value):
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be a positive integer.")
-
-
-def _check_sizes(name, values):
-    values = tuple(values)
-    for v in values:
-        _check_positive(f"each entry of {name}", v)
-    return values
 
 
 def _join(encoder, decoder, name):
@@ -35,8 +25,8 @@ def _join(encoder, decoder, name):
 # ----------------------------------------------------------------------------
 def build_dense_autoencoder(bottleneck_dim, hidden=(256,), input_shape=IMAGE_SHAPE):
     """784 -> hidden... -> bottleneck_dim -> ...hidden -> 784, sigmoid output."""
-    _check_positive("bottleneck_dim", bottleneck_dim)
-    hidden = _check_sizes("hidden", hidden)
+    check_positive_int("bottleneck_dim", bottleneck_dim)
+    hidden = check_positive_ints("hidden", hidden)
     x_in = keras.Input(shape=input_shape)
     h = layers.Flatten()(x_in)  # (batch, 784)
     for units in hidden:
@@ -55,8 +45,8 @@ def build_dense_autoencoder(bottleneck_dim, hidden=(256,), input_shape=IMAGE_SHA
 
 def build_conv_autoencoder(bottleneck_dim=2, filters=(32, 64), input_shape=IMAGE_SHAPE):
     """Strided convolutions 28 -> 14 -> 7, a dense bottleneck, transposed convolutions back."""
-    _check_positive("bottleneck_dim", bottleneck_dim)
-    filters = _check_sizes("filters", filters)
+    check_positive_int("bottleneck_dim", bottleneck_dim)
+    filters = check_positive_ints("filters", filters)
     side = input_shape[0] // 2 ** len(filters)
     if not filters or side * 2 ** len(filters) != input_shape[0]:
         raise ValueError(f"filters={filters!r} is not allowed: give 1 or more stride-2 layers whose "
@@ -92,7 +82,7 @@ def greedy_layerwise_pretrain(x_flat, layer_sizes=(256, 64), epochs=1, batch_siz
     """
     from course_lib.training import train
 
-    layer_sizes = _check_sizes("layer_sizes", layer_sizes)
+    layer_sizes = check_positive_ints("layer_sizes", layer_sizes)
     if not layer_sizes:
         raise ValueError("layer_sizes=() is not allowed: give at least one layer size.")
     h = np.asarray(x_flat, dtype=np.float32).reshape(len(x_flat), -1)  # (N, 784)
@@ -143,8 +133,8 @@ def add_noise(x, stddev=0.5, seed=None):
 
 def random_square_masks(n, patch_size=12, image_size=28, seed=None):
     """Masks (n, image_size, image_size, 1): 1 inside one random square per image, 0 elsewhere."""
-    _check_positive("n", n)
-    _check_positive("patch_size", patch_size)
+    check_positive_int("n", n)
+    check_positive_int("patch_size", patch_size)
     if patch_size > image_size:
         raise ValueError(f"patch_size={patch_size} is not allowed: it must be at most image_size={image_size}.")
     rng = np.random.default_rng(seed)

@@ -22,7 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from course_lib import data
+from course_lib import data, training
+from course_lib.losses import bernoulli_nll  # noqa: F401  (used here and re-exported)
 
 # ---------------------------------------------------------------------------
 # The sprinkler network: Rain -> Sprinkler, (Sprinkler, Rain) -> GrassWet
@@ -134,16 +135,6 @@ def build_fvsbn(n_dims=784, kernel_initializer="glorot_uniform"):
 # ---------------------------------------------------------------------------
 # Exact negative log-likelihood under Bernoulli logits
 # ---------------------------------------------------------------------------
-def bernoulli_nll(x, logits):
-    """-log p(x) per example in nats, summed over every non-batch axis.
-
-    For one pixel, -log Bernoulli(x; sigmoid(l)) = softplus(l) - x * l.
-    """
-    per_pixel = ops.softplus(logits) - x * logits  # -[x log s(l) + (1 - x) log(1 - s(l))]
-    axes = tuple(range(1, len(per_pixel.shape)))
-    return ops.sum(per_pixel, axis=axes)  # (batch,)
-
-
 def nats_to_bits_per_dim(nats_per_image, n_dims):
     """bits/dim = nats / (n_dims * ln 2)."""
     return nats_per_image / (n_dims * math.log(2.0))
@@ -174,26 +165,21 @@ def fit(model, x_gray, labels=None, epochs=1, batch_size=128, learning_rate=1e-3
     `x_gray` holds [0, 1] grey values. With binarize="stochastic" every epoch
     sees a new Bernoulli draw of the same digits (the papers' protocol); with
     "threshold" pixels > 0.5 become 1; with None `x_gray` must already be binary.
-    Returns {"loss": [nats per image, one entry per epoch]}.
+    The loop is course_lib.training.train (progress bar, NaN stop); the new draw
+    is its per-epoch transform. Returns {"loss": [nats per image, one per epoch]}.
     """
     if binarize not in ("stochastic", "threshold", None):
         raise ValueError(f"binarize must be 'stochastic', 'threshold' or None, got {binarize!r}")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if getattr(model, "optimizer", None) is None or not model.compiled:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=bernoulli_nll)
-    history = {"loss": []}
-    for epoch in range(epochs):
-        if binarize is None:
-            x_bin = np.asarray(x_gray, dtype="float32")
-        else:  # a fresh Bernoulli draw per epoch for "stochastic"
-            x_bin = data.binarize(x_gray, binarize, seed=seed + epoch)
-        if verbose:
-            print(f"epoch {epoch + 1}/{epochs}")
-        h = model.fit(_inputs(x_bin, labels), x_bin, batch_size=batch_size, epochs=1,
-                      shuffle=True, verbose=verbose)
-        history["loss"].append(float(h.history["loss"][-1]))
-    return history
+
+    def draw(epoch, inputs, targets):  # a fresh Bernoulli draw per epoch for "stochastic"
+        x_bin = np.asarray(x_gray, "float32") if binarize is None else data.binarize(x_gray, binarize, seed=seed + epoch)
+        return _inputs(x_bin, labels), x_bin  # the model predicts its own (binary) input
+
+    history = training.train(model, _inputs(x_gray, labels), x_gray, epochs=epochs, batch_size=batch_size,
+                             transform=draw, seed=seed, verbose=bool(verbose))
+    return {"loss": history.epochs["loss"]}
 
 
 # ---------------------------------------------------------------------------

@@ -105,15 +105,28 @@ def _to_numpy(variable):
     return np.array(keras.ops.convert_to_numpy(variable))
 
 
-def _atomic_savez(path, arrays):
+def atomic_write(path, write, suffix=""):
+    """Call write(temp_path) on a temporary file beside `path`, then rename it to `path`.
+
+    The rename is atomic (POSIX and Windows): a reader sees the old file or the new one, never
+    half a file, even when training is interrupted mid-save. `suffix` keeps the extension a
+    writer insists on (Keras wants ".weights.h5").
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temp_path, path)  # atomic on POSIX and Windows
-    except BaseException:
+        write(temp_path)
+        os.replace(temp_path, path)
+    finally:
         if os.path.exists(temp_path):
             os.remove(temp_path)
-        raise
+
+
+def _atomic_savez(path, arrays):
+    def write(temp_path):
+        with open(temp_path, "wb") as file:
+            np.savez(file, **arrays)
+
+    atomic_write(path, write, suffix=".npz")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from course_lib import config
+from course_lib.checkpoint import atomic_write
 
 CACHE_ENV = "COURSE_CACHE_DIR"
 IMAGE_SHAPE = (28, 28, 1)
@@ -148,7 +149,7 @@ def get_evaluator(dataset="mnist", epochs=None, verbose=True, retrain=False, n_t
             print(f"[course_lib.evaluator] loaded cached weights {path}")
     else:
         _train(model, data, epochs, seed, verbose)
-        _save_atomically(model, path)
+        atomic_write(path, model.save_weights, suffix=".weights.h5")
         if verbose:
             print(f"[course_lib.evaluator] saved weights to {path}")
     return Evaluator(model, data.x_test, data.y_test, name=name, verbose=verbose)
@@ -162,15 +163,3 @@ def _train(model, data, epochs, seed, verbose):
                   metrics=["accuracy"])
     model.fit(data.x_train, data.y_train, batch_size=128, epochs=epochs, shuffle=True,
               verbose=1 if verbose else 0)
-
-
-def _save_atomically(model, path):
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.weights.h5")
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

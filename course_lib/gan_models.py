@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from course_lib.validate import check_positive_int, check_positive_ints
+
 UPSAMPLE_MODES = ("transpose", "upsampling")
 ACTIVATIONS = ("relu", "leaky_relu")
 LABEL_MODES = ("one_hot", "embedding")
@@ -38,17 +40,6 @@ def _check_choice(name, value, allowed):
         raise ValueError(f"{name}={value!r} is not supported; use one of {list(allowed)}.")
 
 
-def _check_positive_ints(name, values):
-    for v in values:
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name}={list(values)!r}: every entry must be a positive integer, got {v!r}.")
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive integer.")
-
-
 def _check_dropout(dropout):
     if dropout is not None and not 0 <= dropout < 1:
         raise ValueError(f"dropout={dropout!r} must be in [0, 1) or None.")
@@ -57,7 +48,7 @@ def _check_dropout(dropout):
 def _check_image_shape(image_shape):
     if len(image_shape) != 3:
         raise ValueError(f"image_shape={tuple(image_shape)!r} must be (height, width, channels).")
-    _check_positive_ints("image_shape", image_shape)
+    check_positive_ints("image_shape", image_shape)
 
 
 def _check_same_length(**lists):
@@ -113,8 +104,8 @@ def _dense_discriminator_body(h, hidden, dropout, output_activation):
 
 def build_dense_generator(latent_dim=100, hidden=(256, 512, 1024), image_shape=(28, 28, 1)):
     """z (N, latent_dim) -> image (N, *image_shape) in [-1, 1]; LeakyReLU(0.2) hidden layers."""
-    _check_positive_int("latent_dim", latent_dim)
-    _check_positive_ints("hidden", hidden)
+    check_positive_int("latent_dim", latent_dim)
+    check_positive_ints("hidden", hidden)
     _check_image_shape(image_shape)
     z = keras.Input((latent_dim,), name="z")
     x = _dense_generator_body(z, hidden, tuple(image_shape))
@@ -125,7 +116,7 @@ def build_dense_discriminator(image_shape=(28, 28, 1), hidden=(1024, 512, 256), 
                               output_activation="sigmoid"):
     """image (N, *image_shape) -> D(x) (N, 1), a probability (sigmoid) or a critic score (None)."""
     _check_image_shape(image_shape)
-    _check_positive_ints("hidden", hidden)
+    check_positive_ints("hidden", hidden)
     _check_dropout(dropout)
     x = keras.Input(tuple(image_shape), name="x")
     h = layers.Flatten()(x)  # (N, H*W*C)
@@ -177,14 +168,14 @@ def _conv_discriminator_body(h, filters, kernel_sizes, strides, dropout, activat
 
 def _check_conv_generator(latent_dim, image_shape, initial_shape, filters, kernel_sizes, upsample,
                           upsample_mode, batch_norm_momentum, activation):
-    _check_positive_int("latent_dim", latent_dim)
+    check_positive_int("latent_dim", latent_dim)
     _check_image_shape(image_shape)
     if len(initial_shape) != 3:
         raise ValueError(f"initial_shape={tuple(initial_shape)!r} must be (height, width, channels).")
-    _check_positive_ints("initial_shape", initial_shape)
+    check_positive_ints("initial_shape", initial_shape)
     _check_same_length(filters=filters, kernel_sizes=kernel_sizes, upsample=upsample)
     for name, values in (("filters", filters), ("kernel_sizes", kernel_sizes), ("upsample", upsample)):
-        _check_positive_ints(name, values)
+        check_positive_ints(name, values)
     _check_choice("upsample_mode", upsample_mode, UPSAMPLE_MODES)
     _check_choice("activation", activation, ACTIVATIONS)
     if batch_norm_momentum is not None and not 0 < batch_norm_momentum < 1:
@@ -201,7 +192,7 @@ def _check_conv_discriminator(image_shape, filters, kernel_sizes, strides, dropo
     _check_image_shape(image_shape)
     _check_same_length(filters=filters, kernel_sizes=kernel_sizes, strides=strides)
     for name, values in (("filters", filters), ("kernel_sizes", kernel_sizes), ("strides", strides)):
-        _check_positive_ints(name, values)
+        check_positive_ints(name, values)
     _check_dropout(dropout)
     _check_choice("activation", activation, ACTIVATIONS)
 
@@ -264,9 +255,9 @@ def _label_map(label, image_shape, label_mode):
 
 
 def _check_conditional(num_classes, label_mode, embedding_dim, architecture):
-    _check_positive_int("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes)
     _check_choice("label_mode", label_mode, LABEL_MODES)
-    _check_positive_int("embedding_dim", embedding_dim)
+    check_positive_int("embedding_dim", embedding_dim)
     _check_choice("architecture", architecture, ARCHITECTURES)
 
 
@@ -285,7 +276,7 @@ def build_conditional_generator(latent_dim=100, num_classes=10, label_mode="one_
     _check_image_shape(image_shape)
     if architecture == "dense":
         args = _body_args(build_dense_generator, body, skip=("latent_dim", "image_shape"))
-        _check_positive_ints("hidden", args["hidden"])
+        check_positive_ints("hidden", args["hidden"])
         x = _dense_generator_body(h, args["hidden"], tuple(image_shape))
     else:
         args = _body_args(build_conv_generator, body, skip=("latent_dim", "image_shape"))
@@ -311,7 +302,7 @@ def build_conditional_discriminator(image_shape=(28, 28, 1), num_classes=10, lab
     label = _label_vector(y, num_classes, label_mode, embedding_dim)
     if architecture == "dense":
         args = _body_args(build_dense_discriminator, body, skip=("image_shape", "output_activation"))
-        _check_positive_ints("hidden", args["hidden"])
+        check_positive_ints("hidden", args["hidden"])
         _check_dropout(args["dropout"])
         h = layers.Concatenate()([layers.Flatten()(x), label])  # (N, H*W*C + label size)
         out = _dense_discriminator_body(h, output_activation=output_activation, **args)

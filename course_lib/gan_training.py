@@ -28,6 +28,7 @@ import keras
 from keras import ops
 
 from course_lib.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.validate import check_positive_int
 
 HISTORY_KEYS = ("d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake")
 CHECKPOINT_NAME = "gan_checkpoint.npz"
@@ -78,9 +79,9 @@ class GANTrainer:
     def __init__(self, generator, discriminator, latent_dim, d_optimizer=None, g_optimizer=None,
                  d_steps=1, label_smoothing=0.0, label_noise=0.0, concat_batches=False, seed=0,
                  checkpoint_dir=None, collapse_patience=200, verbose=1):
-        _check_int("latent_dim", latent_dim, 1)
-        _check_int("d_steps", d_steps, 1)
-        _check_int("collapse_patience", collapse_patience, 1)
+        check_positive_int("latent_dim", latent_dim, 1)
+        check_positive_int("d_steps", d_steps, 1)
+        check_positive_int("collapse_patience", collapse_patience, 1)
         _check_fraction("label_smoothing", label_smoothing, upper=0.5)
         _check_fraction("label_noise", label_noise, upper=0.5)
         self.generator, self.discriminator = generator, discriminator
@@ -204,8 +205,8 @@ class GANTrainer:
         return self._run(steps, batch_size, sample_every, on_sample, checkpoint_every)
 
     def _run(self, steps, batch_size=64, sample_every=None, on_sample=None, checkpoint_every=None):
-        _check_int("steps", steps, 0)
-        _check_int("batch_size", batch_size, 1)
+        check_positive_int("steps", steps, 0)
+        check_positive_int("batch_size", batch_size, 1)
         if checkpoint_every and not self.checkpoint_dir:
             raise ValueError("checkpoint_every needs checkpoint_dir to be set when the trainer is created")
         progbar = keras.utils.Progbar(steps, verbose=self.verbose, stateful_metrics=self.history_keys)
@@ -285,7 +286,7 @@ class ConditionalGANTrainer(GANTrainer):
     """
 
     def __init__(self, generator, discriminator, latent_dim, num_classes, **kwargs):
-        _check_int("num_classes", num_classes, 2)
+        check_positive_int("num_classes", num_classes, 2)
         self.num_classes = num_classes
         label_input = _second_input(generator)
         self.label_shape = tuple(label_input.shape[1:])
@@ -393,11 +394,6 @@ def _concat(a, b):
 
 def _format(logs):
     return ", ".join(f"{key}={float(value):.4g}" for key, value in logs.items())
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
 
 
 def _check_fraction(name, value, upper):

@@ -15,7 +15,6 @@ what is out of date (the test suite runs the same check).
 """
 import argparse
 import copy
-import json
 import re
 import sys
 from pathlib import Path

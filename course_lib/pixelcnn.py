@@ -25,6 +25,7 @@ from course_lib.autoregressive import (  # noqa: F401  (re-exported for the less
     sample,
     timed_sample,
 )
+from course_lib.validate import check_positive_int
 
 MASK_TYPES = ("A", "B")
 
@@ -71,22 +72,17 @@ class MaskedConv2D(layers.Conv2D):
         return cls(**config)
 
 
-def _check_positive_int(name, value, minimum=1):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _validate(image_shape, filters, n_blocks, first_kernel, block_kernel, num_classes):
     if len(tuple(image_shape)) != 3 or tuple(image_shape)[2] != 1:
         raise ValueError(
             f"image_shape must be (height, width, 1): this PixelCNN models one binary channel, got {image_shape!r}")
-    _check_positive_int("filters", filters, minimum=2)
-    _check_positive_int("n_blocks", n_blocks, minimum=0)
+    check_positive_int("filters", filters, minimum=2)
+    check_positive_int("n_blocks", n_blocks, minimum=0)
     for name, k in (("first_kernel", first_kernel), ("block_kernel", block_kernel)):
         if not isinstance(k, (int, np.integer)) or k < 1 or k % 2 == 0:
             raise ValueError(f"{name} must be a positive odd integer, got {k!r}")
     if num_classes is not None:
-        _check_positive_int("num_classes", num_classes, minimum=2)
+        check_positive_int("num_classes", num_classes, minimum=2)
 
 
 def _residual_block(h, filters, kernel, condition, index):
@@ -121,7 +117,7 @@ def build_pixelcnn(image_shape=(28, 28, 1), filters=64, n_blocks=5, first_kernel
     """
     _validate(image_shape, filters, n_blocks, first_kernel, block_kernel, num_classes)
     head_filters = filters if head_filters is None else head_filters
-    _check_positive_int("head_filters", head_filters)
+    check_positive_int("head_filters", head_filters)
     x = keras.Input(shape=tuple(image_shape), name="x")
     condition = keras.Input(shape=(num_classes,), name="y") if num_classes else None
     h = MaskedConv2D(filters, first_kernel, "A", name="masked_a")(x)  # (batch, H, W, filters)

@@ -67,7 +67,7 @@ def main(argv=None):
         if error:
             print(f"\n{path.name} FAILED:\n{error}\n", flush=True)
         rows.append((path.stem, status, seconds))
-    print(f"\n| lesson | status | seconds |\n|---|---|---|")
+    print("\n| lesson | status | seconds |\n|---|---|---|")
     for name, status, seconds in rows:
         print(f"| {name} | {status} | {seconds:.1f} |")
     print(f"\nexecuted notebooks with their figures: {out_dir}")

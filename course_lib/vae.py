@@ -17,6 +17,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from course_lib.losses import bernoulli_nll
+from course_lib.validate import check_positive_int, check_positive_ints
+
 IMAGE_SHAPE = (28, 28, 1)
 
 
@@ -44,39 +47,20 @@ def kl_divergence(mu, log_var):
 
 
 def reconstruction_bce(x, logits):
-    """-log p(x | z) for Bernoulli pixels with the given logits, summed per image.
+    """-log p(x | z) for a Bernoulli decoder with the given logits, summed over pixels: shape (batch,).
 
-    `x` in [0, 1] (binary or grey levels) and `logits` have the same shape
-    (batch, ...); the result has shape (batch,).
+    The same likelihood as PixelCNN's (course_lib.losses.bernoulli_nll); `x` may be grey levels in [0, 1].
     """
-    x = ops.cast(x, logits.dtype)
-    # bce = max(l, 0) - l * x + log(1 + exp(-|l|))   (stable form of -x log s(l) - (1-x) log(1-s(l)))
-    per_pixel = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
-    n_pixels = int(np.prod(per_pixel.shape[1:]))
-    return ops.sum(ops.reshape(per_pixel, (-1, n_pixels)), axis=-1)
+    return bernoulli_nll(x, logits)
 
 
 # ----------------------------------------------------------------------------
 # Encoders and decoders
 # ----------------------------------------------------------------------------
-def _check_positive(name, value):
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be a positive integer.")
-
-
-def _check_sizes(name, values):
-    values = tuple(values)
-    if not values:
-        raise ValueError(f"{name}={values!r} is not allowed: give at least one layer size.")
-    for v in values:
-        _check_positive(f"each entry of {name}", v)
-    return values
-
-
 def _label_input(n_classes):
     if n_classes is None:
         return None
-    _check_positive("n_classes", n_classes)
+    check_positive_int("n_classes", n_classes)
     return keras.Input(shape=(n_classes,), name="label")
 
 
@@ -88,8 +72,8 @@ def _encoder_head(h, latent_dim, inputs, name):
 
 def build_dense_encoder(latent_dim, hidden=(512,), n_classes=None, input_shape=IMAGE_SHAPE):
     """Images (batch, 28, 28, 1) [+ one-hot labels] -> [mu, log_var], each (batch, latent_dim)."""
-    _check_positive("latent_dim", latent_dim)
-    hidden = _check_sizes("hidden", hidden)
+    check_positive_int("latent_dim", latent_dim)
+    hidden = check_positive_ints("hidden", hidden, allow_empty=False)
     x_in = keras.Input(shape=input_shape, name="x")
     label = _label_input(n_classes)
     h = layers.Flatten()(x_in)  # (batch, 784)
@@ -103,8 +87,8 @@ def build_dense_encoder(latent_dim, hidden=(512,), n_classes=None, input_shape=I
 
 def build_dense_decoder(latent_dim, hidden=(512,), n_classes=None, output_shape=IMAGE_SHAPE):
     """z (batch, latent_dim) [+ one-hot labels] -> Bernoulli logits (batch, 28, 28, 1)."""
-    _check_positive("latent_dim", latent_dim)
-    hidden = _check_sizes("hidden", hidden)
+    check_positive_int("latent_dim", latent_dim)
+    hidden = check_positive_ints("hidden", hidden, allow_empty=False)
     z_in = keras.Input(shape=(latent_dim,), name="z")
     label = _label_input(n_classes)
     h = z_in if label is None else layers.Concatenate()([z_in, label])
@@ -119,9 +103,9 @@ def build_dense_decoder(latent_dim, hidden=(512,), n_classes=None, output_shape=
 def build_conv_encoder(latent_dim, filters=(32, 64), dense_units=256, n_classes=None,
                        input_shape=IMAGE_SHAPE):
     """Strided convolutions (28 -> 14 -> 7) then dense layers to [mu, log_var]."""
-    _check_positive("latent_dim", latent_dim)
-    filters = _check_sizes("filters", filters)
-    _check_positive("dense_units", dense_units)
+    check_positive_int("latent_dim", latent_dim)
+    filters = check_positive_ints("filters", filters, allow_empty=False)
+    check_positive_int("dense_units", dense_units)
     x_in = keras.Input(shape=input_shape, name="x")
     label = _label_input(n_classes)
     h = x_in
@@ -138,9 +122,9 @@ def build_conv_encoder(latent_dim, filters=(32, 64), dense_units=256, n_classes=
 def build_conv_decoder(latent_dim, filters=(32, 64), dense_units=256, n_classes=None,
                        output_shape=IMAGE_SHAPE):
     """z [+ label] -> dense -> transposed convolutions (7 -> 14 -> 28) -> logits."""
-    _check_positive("latent_dim", latent_dim)
-    filters = _check_sizes("filters", filters)
-    _check_positive("dense_units", dense_units)
+    check_positive_int("latent_dim", latent_dim)
+    filters = check_positive_ints("filters", filters, allow_empty=False)
+    check_positive_int("dense_units", dense_units)
     side = output_shape[0] // 2 ** len(filters)
     if side * 2 ** len(filters) != output_shape[0]:
         raise ValueError(
@@ -243,8 +227,8 @@ def negative_elbo(model, x, y_onehot=None, batch_size=500, n_samples=1):
     The expectation is estimated with `n_samples` draws of z per image. Returns
     a dict with "negative_elbo", "reconstruction" and "kl" (all nats per image).
     """
-    _check_positive("batch_size", batch_size)
-    _check_positive("n_samples", n_samples)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("n_samples", n_samples)
     if model.conditional and y_onehot is None:
         raise ValueError("y_onehot is required to evaluate a conditional VAE.")
     totals = np.zeros(2)

@@ -24,7 +24,8 @@ model z -> C(G(z)) with the critic frozen, as in `GANTrainer`.
 import keras
 from keras import ops
 
-from course_lib.gan_training import GANTrainer, _check_int
+from course_lib.gan_training import GANTrainer
+from course_lib.validate import check_positive_int
 
 
 def gradients(loss_fn, sources):
@@ -119,7 +120,7 @@ class WGANTrainer(GANTrainer):
 
     def __init__(self, generator, critic, latent_dim, n_critic=5, clip_value=None, gradient_penalty=None,
                  d_optimizer=None, g_optimizer=None, seed=0, checkpoint_dir=None, verbose=1):
-        _check_int("n_critic", n_critic, 1)
+        check_positive_int("n_critic", n_critic, 1)
         if clip_value is not None and gradient_penalty is not None:
             raise ValueError("give either clip_value (WGAN) or gradient_penalty (WGAN-GP), not both; "
                              f"got clip_value={clip_value!r}, gradient_penalty={gradient_penalty!r}")
