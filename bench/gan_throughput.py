@@ -7,19 +7,28 @@ and the same logged quantities (D's loss and accuracy on real and on fake, G's l
 
     loop   course_lib.gan_training.GANTrainer: 3 train_on_batch calls per step
     fused  FusedGAN.train_step: the same 3 updates inside one compiled step, fit()
+    split  (with --explain) the fused step's 3 updates as 3 separate compiled calls
+           and no Keras around them: what a loop of separate calls could reach
+           with no per-call overhead at all. fused/split is what running the 3
+           updates concurrently inside one graph is worth; split/loop is what
+           train_on_batch's own work per call costs.
 
 The two run interleaved, in blocks of --steps steps, for --rounds rounds, so that
 load from other processes on a shared CPU hits both alike. Each block is timed from
 the end of its first step to the end of its last one (steady state: tracing and
 fit()'s start-up are left out). Prints steps/s per side and loop/fused.
 
-    python bench/gan_throughput.py                     # full: 8 rounds x 100 steps
+    python bench/gan_throughput.py                     # full: 8 rounds x 100 steps, batch 128
     COURSE_FAST=1 python bench/gan_throughput.py       # fast: 3 rounds x 20 steps
     python bench/gan_throughput.py --rounds 4 --steps 50 --batch-size 64
     python bench/gan_throughput.py --inter-op-threads 1    # no op-level parallelism in either
     python bench/gan_throughput.py --models dcgan --rounds 4 --steps 15   # lesson 07's conv G and D
+    python bench/gan_throughput.py --explain           # adds the split contender
+
+The default batch size, 128, is the one lessons 06 and 07 train with in full mode.
 """
 import argparse
+import math
 import os
 import sys
 import time
@@ -90,6 +99,42 @@ class FusedGAN(keras.Model):
                 "d_acc_fake": ops.mean(ops.cast(p_fake <= 0.5, "float32"))}
 
 
+class SplitGAN(FusedGAN):
+    """FusedGAN's three updates as three separately compiled calls (TensorFlow), read once per step."""
+
+    def build_steps(self, x_real, batch_size):
+        import tensorflow as tf
+
+        x_real = ops.convert_to_tensor(x_real)  # held on the device, like the loop's data
+
+        d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
+        z_shape = (batch_size, self.latent_dim)
+
+        def d_real():
+            index = keras.random.randint((batch_size,), 0, ops.shape(x_real)[0], seed=self.seed_generator)
+            x_batch = ops.take(x_real, index, axis=0)
+            return self._update(lambda: (ops.mean(bce(1.0, self.discriminator(x_batch, training=True))), None),
+                                d_vars, self.d_optimizer)[0]
+
+        def d_fake():
+            x_fake = self.generator(keras.random.normal(z_shape, seed=self.seed_generator), training=True)
+            return self._update(lambda: (ops.mean(bce(0.0, self.discriminator(x_fake, training=True))), None),
+                                d_vars, self.d_optimizer)[0]
+
+        def g_step():
+            def g_loss():
+                x_fake = self.generator(keras.random.normal(z_shape, seed=self.seed_generator), training=True)
+                return ops.mean(bce(1.0, self.discriminator(x_fake, training=True))), None
+
+            return self._update(g_loss, g_vars, self.g_optimizer)[0]
+
+        self.steps = [tf.function(f) for f in (d_real, d_fake, g_step)]
+
+    def run_step(self):
+        d_real, d_fake, g_step = self.steps
+        return [float(d_real()), float(d_fake()), float(g_step())]  # one host read per call, like the loop
+
+
 class StepClock(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter())
@@ -119,10 +164,22 @@ def time_loop(trainer, steps, batch_size):
     return (steps - 1) / (times[-1] - times[0])
 
 
+def time_split(model, steps):
+    times = []
+    for _ in range(steps):
+        model.run_step()
+        times.append(time.perf_counter())
+    return (steps - 1) / (times[-1] - times[0])
+
+
 def time_fused(model, x_real, steps, batch_size):
+    """fit() for `steps` steps; x_real is repeated so that one epoch holds them all (else fit stops early)."""
+    copies = math.ceil(steps * batch_size / len(x_real))
     clock = StepClock()
-    model.fit(x_real, batch_size=batch_size, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[clock],
-              shuffle=True)
+    model.fit(np.concatenate([x_real] * copies), batch_size=batch_size, epochs=1, steps_per_epoch=steps,
+              verbose=0, callbacks=[clock], shuffle=True)
+    if len(clock.times) != steps:
+        raise RuntimeError(f"fit() ran {len(clock.times)} steps instead of {steps}")
     return (steps - 1) / (clock.times[-1] - clock.times[0])
 
 
@@ -130,13 +187,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=config.choose(full=8, fast=3))
     parser.add_argument("--steps", type=int, default=config.choose(full=100, fast=20))
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=128, help="default: lessons 06 and 07's full-mode batch")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--tiny", action="store_true", help="8 hidden units: measures the per-step overhead")
     parser.add_argument("--models", choices=("dense", "dcgan"), default="dense",
                         help="dense: lesson 06's MLPs (default); dcgan: lesson 07's conv builders, default settings")
     parser.add_argument("--inter-op-threads", type=int, default=0,
                         help="TensorFlow inter-op threads (0: TensorFlow's default); 1 runs one op at a time")
+    parser.add_argument("--explain", action="store_true",
+                        help="also time the split contender: where the gap between loop and fused comes from")
     args = parser.parse_args(argv)
     if args.inter_op_threads and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -151,18 +210,23 @@ def main(argv=None):
     fused = FusedGAN(*build_pair(args.latent_dim, 0, args.tiny, args.models), args.latent_dim)
     fused.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
 
-    time_loop(loop, 3, args.batch_size)  # warm-up: trace every compiled function once
-    time_fused(fused, x_real, 3, args.batch_size)
-    rates = {"loop": [], "fused": []}
+    timers = {"loop": lambda steps: time_loop(loop, steps, args.batch_size),
+              "fused": lambda steps: time_fused(fused, x_real, steps, args.batch_size)}
+    if args.explain:
+        split = SplitGAN(*build_pair(args.latent_dim, 0, args.tiny, args.models), args.latent_dim)
+        split.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+        split.build_steps(x_real, args.batch_size)
+        timers["split"] = lambda steps: time_split(split, steps)
+    for timer in timers.values():
+        timer(3)  # warm-up: trace every compiled function once
+    rates = {name: [] for name in timers}
+    names = list(timers)
     for round_index in range(args.rounds):
-        order = ("loop", "fused") if round_index % 2 == 0 else ("fused", "loop")  # alternate who goes first
-        for name in order:
-            if name == "loop":
-                rates[name].append(time_loop(loop, args.steps, args.batch_size))
-            else:
-                rates[name].append(time_fused(fused, x_real, args.steps, args.batch_size))
-        print(f"round {round_index + 1}/{args.rounds}: loop {rates['loop'][-1]:.1f} steps/s, "
-              f"fused {rates['fused'][-1]:.1f} steps/s")
+        shift = round_index % len(names)  # rotate who goes first
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(timers[name](args.steps))
+        print(f"round {round_index + 1}/{args.rounds}: "
+              + ", ".join(f"{name} {rates[name][-1]:.1f} steps/s" for name in names))
     report(rates, args, len(x_real))
 
 
@@ -184,6 +248,11 @@ def report(rates, args, n_data):
     print(f"fused train_step   : median {np.median(fused):.2f} steps/s (min {fused.min():.2f}, max {fused.max():.2f})")
     print(f"ratio loop/fused   : median of per-round ratios {np.median(per_round):.3f} "
           f"(min {per_round.min():.3f}, max {per_round.max():.3f}); target >= 0.95")
+    if "split" in rates:
+        split = np.array(rates["split"])
+        print(f"split (3 calls)    : median {np.median(split):.2f} steps/s, {1000 / np.median(split):.2f} ms/step")
+        print(f"  fused/split {np.median(fused / split):.3f}: what overlapping the 3 updates in one graph is worth")
+        print(f"  split/loop  {np.median(split / loop):.3f}: what train_on_batch costs beyond a bare compiled call")
 
 
 if __name__ == "__main__":
