@@ -2,6 +2,8 @@
 
     python bench/gan_quality.py                      # full mode: the lessons' full-mode settings
     python bench/gan_quality.py --steps 1500         # fewer GAN updates (the output says "reduced")
+    python bench/gan_quality.py --only dcgan --ema-decay 0.999 --eval-every 1000
+                                                     # also score the moving average of G, every 1000 steps
     COURSE_FAST=1 python bench/gan_quality.py        # smoke run: tiny models, a few steps
 
 Targets (issue 5): DCGAN Inception score >= 9.0 (the real test split scores about 9.88 with a good
@@ -45,6 +47,10 @@ def parse_args():
     parser.add_argument("--samples", type=int, default=config.choose(full=10000, fast=500),
                         help="generated images scored per model")
     parser.add_argument("--only", choices=["dcgan", "cgan"], default=None, help="run one of the two models")
+    parser.add_argument("--ema-decay", type=float, default=None,
+                        help="also keep a moving average of G's weights (GANTrainer's ema_decay) and score it")
+    parser.add_argument("--eval-every", type=int, default=None,
+                        help="DCGAN: print IS and FID every this many steps during training")
     return parser.parse_args()
 
 
@@ -52,19 +58,41 @@ def generate(generator, inputs, batch_size=500):
     return keras.ops.convert_to_numpy(generator.predict(inputs, batch_size=batch_size, verbose=0))
 
 
+def score_dcgan(generator, judge, real_features, n_samples):
+    z = keras.ops.convert_to_numpy(keras.random.normal((n_samples, LATENT_DIM), seed=1))
+    features, probs = judge.features_and_proba(generate(generator, z), value_range=(-1, 1))
+    score, spread = metrics.inception_score(probs)
+    return {"is": score, "is_std": spread, "fid": metrics.fid_from_features(real_features, features)}
+
+
+def score_text(r):
+    return f"IS {r['is']:.2f} +- {r['is_std']:.2f}, FID {r['fid']:.2f}"
+
+
 def run_dcgan(mnist, judge, real_features, steps, args):
     g_config, d_config = lesson_configs()
     config.set_seed(0)
     generator = gan_models.build_conv_generator(LATENT_DIM, upsample_mode="transpose", **g_config)
-    trainer = GANTrainer(generator, gan_models.build_conv_discriminator(**d_config), LATENT_DIM, seed=0)
-    start = time.time()
-    trainer.train(mnist.x_train, steps, batch_size=args.batch_size)
-    seconds = time.time() - start
-    z = keras.ops.convert_to_numpy(keras.random.normal((args.samples, LATENT_DIM), seed=1))
-    features, probs = judge.features_and_proba(generate(generator, z), value_range=(-1, 1))
-    score, spread = metrics.inception_score(probs)
-    fid = metrics.fid_from_features(real_features, features)
-    return {"steps": steps, "seconds": seconds, "is": score, "is_std": spread, "fid": fid}
+    trainer = GANTrainer(generator, gan_models.build_conv_discriminator(**d_config), LATENT_DIM, seed=0,
+                         ema_decay=args.ema_decay)
+    timer = {"training": 0.0, "since": time.time()}
+
+    def report(trainer, step):  # the scoring time is kept out of the training time
+        timer["training"] += time.time() - timer["since"]
+        line = f"  step {step}: G {score_text(score_dcgan(generator, judge, real_features, args.samples))}"
+        if trainer.ema_generator is not None:
+            line += f"; average of G {score_text(score_dcgan(trainer.ema_generator, judge, real_features, args.samples))}"
+        print(line, flush=True)
+        timer["since"] = time.time()
+
+    trainer.train(mnist.x_train, steps, batch_size=args.batch_size, sample_every=args.eval_every,
+                  on_sample=report if args.eval_every else None)
+    timer["training"] += time.time() - timer["since"]
+    result = {"steps": steps, "seconds": timer["training"], **score_dcgan(generator, judge, real_features,
+                                                                             args.samples)}
+    if trainer.ema_generator is not None:
+        result["ema"] = score_dcgan(trainer.ema_generator, judge, real_features, args.samples)
+    return result
 
 
 def run_cgan(mnist, judge, steps, args):
@@ -111,6 +139,10 @@ def main():
             verdict = "meets" if r["is"] >= IS_TARGET else "below"
             lines.append(f"DCGAN{label}: IS {r['is']:.2f} +- {r['is_std']:.2f} ({verdict} target {IS_TARGET}), "
                          f"FID {r['fid']:.2f}, {args.samples} samples, training {r['seconds']:.0f} s")
+            if "ema" in r:
+                verdict = "meets" if r["ema"]["is"] >= IS_TARGET else "below"
+                lines.append(f"DCGAN{label}, moving average of G (decay {args.ema_decay}): "
+                             f"{score_text(r['ema'])} ({verdict} target {IS_TARGET})")
         else:
             r = run_cgan(mnist, judge, steps, args)
             verdict = "meets" if r["accuracy"] >= ACCURACY_TARGET else "below"

@@ -71,6 +71,11 @@ class GANTrainer:
     label_smoothing: real targets become 1 - label_smoothing (one-sided smoothing).
     label_noise: fraction of D's targets flipped at random each update.
     concat_batches: one D update on [real; fake] instead of one on each.
+    ema_decay: if set (e.g. 0.999), also keep an exponential moving average of G's
+        weights in `trainer.ema_generator` (Polyak averaging, as in progressive GANs):
+        after every G update  w_ema <- d_t w_ema + (1 - d_t) w,  d_t = min(ema_decay, (1 + t) / (10 + t))
+        where t counts G updates; batch-norm statistics are copied. Sample from it:
+        its digits are usually cleaner than those of the last G.
     """
 
     history_keys = HISTORY_KEYS
@@ -78,12 +83,14 @@ class GANTrainer:
 
     def __init__(self, generator, discriminator, latent_dim, d_optimizer=None, g_optimizer=None,
                  d_steps=1, label_smoothing=0.0, label_noise=0.0, concat_batches=False, seed=0,
-                 checkpoint_dir=None, collapse_patience=200, verbose=1):
+                 checkpoint_dir=None, collapse_patience=200, ema_decay=None, verbose=1):
         check_positive_int("latent_dim", latent_dim, 1)
         check_positive_int("d_steps", d_steps, 1)
         check_positive_int("collapse_patience", collapse_patience, 1)
         _check_fraction("label_smoothing", label_smoothing, upper=0.5)
         _check_fraction("label_noise", label_noise, upper=0.5)
+        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, or None for no average; got {ema_decay!r}")
         self.generator, self.discriminator = generator, discriminator
         self.latent_dim, self.d_steps = latent_dim, d_steps
         self.label_smoothing, self.label_noise = label_smoothing, label_noise
@@ -101,6 +108,9 @@ class GANTrainer:
         self.stopped_at = None  # the step at which a NaN loss stopped training
         self._streaks = {"d_collapse": 0, "g_saturated": 0}
         self._compile()
+        self.ema_decay = ema_decay
+        self.ema_generator = self._clone_generator() if ema_decay else None
+        self._compiled_ema_update = _compiled(self._ema_update)
         self._compiled_d_batches = _compiled(self._d_batches)
         self._compiled_g_batch = _compiled(self._g_batch)
         self._compiled_step_batches = _compiled(self._step_batches)
@@ -118,6 +128,25 @@ class GANTrainer:
     def _build_combined(self):
         z = keras.Input((self.latent_dim,), name="z")
         return keras.Model(z, self.discriminator(self.generator(z)), name="combined")  # z -> D(G(z))
+
+    def _clone_generator(self):
+        try:
+            ema = keras.models.clone_model(self.generator)
+        except Exception as err:
+            raise ValueError("ema_decay needs a generator that keras.models.clone_model can copy (Sequential or "
+                             f"functional); cloning failed with: {err}") from err
+        ema.set_weights(self.generator.get_weights())
+        ema.trainable = False  # only ever assigned to, never trained
+        trained = {id(v) for v in self.generator.trainable_weights}
+        self._ema_averaged = [id(v) in trained for v in self.generator.weights]  # False: batch-norm statistics
+        return ema
+
+    def _ema_update(self, g_updates):
+        """w_ema <- d w_ema + (1 - d) w for G's weights; copy the rest (batch-norm statistics)."""
+        decay = ops.minimum(self.ema_decay, (1.0 + g_updates) / (10.0 + g_updates))  # short memory at first
+        pairs = zip(self.ema_generator.weights, self.generator.weights, self._ema_averaged)
+        for ema_var, var, averaged in pairs:
+            ema_var.assign(decay * ema_var + (1.0 - decay) * var if averaged else var)
 
     # ----- batches, prepared on the device by one compiled function per update ------
     def sample_z(self, batch_size):
@@ -178,20 +207,28 @@ class GANTrainer:
         self.discriminator.trainable = False  # the combined model must not move D
         return self.combined.train_on_batch(g_inputs, targets)
 
+    def _update_average(self):
+        if self.ema_generator is not None:
+            self._compiled_ema_update(ops.cast(self.g_optimizer.iterations, "float32"))  # t: G updates so far
+
     def d_step(self, batch_size):
         """One discriminator update; returns its logs (D's losses and accuracies)."""
         return self._d_update(self._compiled_d_batches(self._data, batch_size))
 
     def g_step(self, batch_size):
         """One generator update through the combined model, D frozen; returns G's loss."""
-        return self._g_update(*self._compiled_g_batch(batch_size))
+        loss = self._g_update(*self._compiled_g_batch(batch_size))
+        self._update_average()
+        return loss
 
     def train_step(self, batch_size):
         """d_steps discriminator updates, then one generator update; returns the last logs."""
         d_batches, g_batch = self._compiled_step_batches(self._data, batch_size)  # one device call
         for batches in d_batches:
             logs = self._d_update(batches)
-        return {**logs, "g_loss": self._g_update(*g_batch)}
+        logs["g_loss"] = self._g_update(*g_batch)
+        self._update_average()
+        return logs
 
     # ----- the loop -------------------------------------------------------------
     def train(self, x_real, steps, batch_size=64, sample_every=None, on_sample=None, checkpoint_every=None):
@@ -255,6 +292,8 @@ class GANTrainer:
 
     def _state(self):
         models = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.ema_generator is not None:
+            models["ema_generator"] = self.ema_generator
         optimizers = {"d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer}
         variables = {"seed": self.seed_generator.state}
         return models, optimizers, variables

@@ -113,13 +113,14 @@ class WGANTrainer(GANTrainer):
 
     history: critic_loss (the minimised L_C + GP), wasserstein (E[C(real)] - E[C(fake)],
     the critic's estimate of W1), gradient_penalty (0 with clipping), g_loss (-E[C(G(z))]).
+    ema_decay: a moving average of G's weights in `ema_generator`, as in GANTrainer.
     """
 
     history_keys = ("critic_loss", "wasserstein", "gradient_penalty", "g_loss")
     progress_keys = ("wasserstein", "g_loss")
 
     def __init__(self, generator, critic, latent_dim, n_critic=5, clip_value=None, gradient_penalty=None,
-                 d_optimizer=None, g_optimizer=None, seed=0, checkpoint_dir=None, verbose=1):
+                 d_optimizer=None, g_optimizer=None, seed=0, checkpoint_dir=None, ema_decay=None, verbose=1):
         check_positive_int("n_critic", n_critic, 1)
         if clip_value is not None and gradient_penalty is not None:
             raise ValueError("give either clip_value (WGAN) or gradient_penalty (WGAN-GP), not both; "
@@ -135,7 +136,7 @@ class WGANTrainer(GANTrainer):
         self._critic_seed = seed + 1
         super().__init__(generator, critic, latent_dim, d_optimizer=d_optimizer or self._default_optimizer(),
                          g_optimizer=g_optimizer or self._default_optimizer(), d_steps=n_critic, seed=seed,
-                         checkpoint_dir=checkpoint_dir, verbose=verbose)
+                         checkpoint_dir=checkpoint_dir, ema_decay=ema_decay, verbose=verbose)
 
     def _default_optimizer(self):
         if self.gp_weight:

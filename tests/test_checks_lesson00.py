@@ -10,7 +10,7 @@ def stub(*args):
 
 
 def test_sample_normal_check():
-    assert lesson00.check_sample_normal(lambda mu, sigma, eps: mu + sigma * eps)
+    lesson00.check_sample_normal(lambda mu, sigma, eps: mu + sigma * eps)
     with pytest.raises(CheckFailed, match="not implemented yet"):
         lesson00.check_sample_normal(stub)
     with pytest.raises(CheckFailed, match="variance sigma\\*\\*2"):
@@ -20,10 +20,17 @@ def test_sample_normal_check():
 
 
 def test_ring_map_check():
-    assert lesson00.check_ring_map(lambda z: z / 10 + z / np.linalg.norm(z, axis=1, keepdims=True))
+    lesson00.check_ring_map(lambda z: z / 10 + z / np.linalg.norm(z, axis=1, keepdims=True))
     with pytest.raises(CheckFailed, match="not implemented yet"):
         lesson00.check_ring_map(stub)
     with pytest.raises(CheckFailed, match="norm of the whole array"):
         lesson00.check_ring_map(lambda z: z / 10 + z / np.linalg.norm(z))
     with pytest.raises(CheckFailed, match="squared norm"):
         lesson00.check_ring_map(lambda z: z / 10 + z / np.sum(z**2, axis=1, keepdims=True))
+
+
+def test_a_passing_check_prints_one_line_and_returns_nothing(capsys):
+    # A check cell should show "PASSED ..." and nothing else: a returned True would be echoed as Out[n].
+    result = lesson00.check_sample_normal(lambda mu, sigma, eps: mu + sigma * eps)
+    assert result is None
+    assert capsys.readouterr().out.startswith("PASSED check_sample_normal")

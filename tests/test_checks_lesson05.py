@@ -16,7 +16,7 @@ def solution(x, z, labels, n_classes):
 
 
 def test_check_passes_the_solution():
-    assert lesson05.check_conditioning(solution)
+    lesson05.check_conditioning(solution)
 
 
 def test_check_fails_the_stub():

@@ -221,7 +221,51 @@ def test_collapse_warnings_fire_after_patience_steps():
 
 
 @pytest.mark.parametrize("bad, match", [(dict(d_steps=0), "d_steps"), (dict(label_smoothing=0.7), "label_smoothing"),
-                                        (dict(label_noise=-0.1), "label_noise")])
+                                        (dict(label_noise=-0.1), "label_noise"),
+                                        (dict(ema_decay=1.0), "ema_decay"), (dict(ema_decay=0), "ema_decay")])
 def test_bad_arguments_are_clear_errors(bad, match):
     with pytest.raises(ValueError, match=match):
         GANTrainer(*tiny_gan(), LATENT_DIM, **bad)
+
+
+def test_ema_generator_follows_the_moving_average_recursion():
+    # Replay w_ema <- d_t w_ema + (1 - d_t) w_t with d_t = min(decay, (1 + t) / (10 + t)) in numpy from G's
+    # weights after each G update; batch-norm statistics are copied, not averaged.
+    generator, discriminator = tiny_gan(batch_norm=True)
+    decay = 0.9
+    trainer = GANTrainer(generator, discriminator, LATENT_DIM, ema_decay=decay, verbose=0)
+    trainer.set_data(X_REAL)
+    averaged = [any(v is w for w in generator.trainable_weights) for v in generator.weights]
+    assert averaged.count(False) == 2  # the moving mean and variance
+    expected = [np.array(keras.ops.convert_to_numpy(v)) for v in generator.weights]
+    for t in range(1, 31):  # the warm-up: (1 + t) / (10 + t) stays below 0.9 until t = 80
+        trainer.train_step(16)
+        d_t = min(decay, (1 + t) / (10 + t))
+        current = [np.array(keras.ops.convert_to_numpy(v)) for v in generator.weights]
+        expected = [d_t * e + (1 - d_t) * w if avg else w for e, w, avg in zip(expected, current, averaged)]
+    got = [np.array(keras.ops.convert_to_numpy(v)) for v in trainer.ema_generator.weights]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(g, w) for g, w, avg in zip(got, current, averaged) if avg)  # an average, not a copy
+
+
+def test_ema_decay_reaches_its_cap_and_is_saved_with_the_checkpoint(tmp_path):
+    trainer = GANTrainer(*tiny_gan(), LATENT_DIM, ema_decay=0.5, checkpoint_dir=str(tmp_path), verbose=0)
+    trainer.train(X_REAL, steps=10, batch_size=16, checkpoint_every=10)  # (1 + t) / (10 + t) > 0.5 from t = 9
+    saved = weights(trainer.ema_generator)
+    trainer.g_step(16)  # t = 11: d_t is the cap, 0.5
+    for old, new, w in zip(saved, weights(trainer.ema_generator), weights(trainer.generator)):
+        np.testing.assert_allclose(new, 0.5 * old + 0.5 * w, rtol=1e-6, atol=1e-7)
+    resumed = GANTrainer(*tiny_gan(seed=3), LATENT_DIM, ema_decay=0.5, checkpoint_dir=str(tmp_path), verbose=0)
+    assert resumed.restore() == 10
+    assert_same(weights(resumed.ema_generator), saved)
+
+
+def test_ema_does_not_change_which_network_each_step_updates():
+    generator, discriminator = tiny_gan()
+    trainer = GANTrainer(generator, discriminator, LATENT_DIM, ema_decay=0.99, verbose=0)
+    trainer.set_data(X_REAL)
+    check_updates_isolated(lambda: trainer.d_step(16), lambda: trainer.g_step(16), generator, discriminator)
+    ema_before = weights(trainer.ema_generator)
+    trainer.d_step(16)
+    assert_same(weights(trainer.ema_generator), ema_before)  # only G updates move the average

@@ -48,9 +48,9 @@ def expect_equal(got, want, what, hint=""):
 
 
 def passed(name, n_cases=None):
+    """Tell the student the check passed. Returns None, so a check cell shows only this line."""
     cases = f" ({n_cases} cases)" if n_cases else ""
     print(f"PASSED {name}{cases}")
-    return True
 
 
 def _short(value):
