@@ -44,7 +44,16 @@ def gradients(loss_fn, sources):
                     tape.watch(source)
             loss, aux = loss_fn()
         return (loss, aux), tape.gradient(loss, sources)
-    raise NotImplementedError(f"course_lib.wgan supports the tensorflow backend; this is {backend!r}")
+    _require_tensorflow()
+
+
+def _require_tensorflow():
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise NotImplementedError(
+            f"course_lib.wgan's critic step is written for the TensorFlow backend (its train_step and the "
+            f"gradient penalty use tf.GradientTape); this Keras runs on {backend!r}. "
+            f"Set KERAS_BACKEND=tensorflow before importing keras.")
 
 
 def input_gradient(critic, x):
@@ -73,6 +82,7 @@ class CriticUpdate(keras.Model):
     """`train_on_batch(x_real)` performs one critic update (fakes made inside the step)."""
 
     def __init__(self, critic, generator, latent_dim, clip_value=None, gp_weight=None, seed=0):
+        _require_tensorflow()
         super().__init__()
         self.critic, self.generator, self.latent_dim = critic, generator, latent_dim
         self.clip_value, self.gp_weight = clip_value, gp_weight
