@@ -5,6 +5,7 @@ sample counts. It never switches to other code: a lesson asks
 `choose(full=..., fast=...)` for a *number* and runs the same cells either way.
 Full mode is the default.
 """
+import logging
 import os
 import platform
 
@@ -79,7 +80,29 @@ def report(seed=None):
     return line
 
 
+class _DropRetracingNotices(logging.Filter):
+    """Drop TensorFlow's "N out of the last M calls ... triggered tf.function retracing" notice.
+
+    A lesson that builds and compiles many small models (checks, short experiments) traces one
+    training function per model. TensorFlow counts those first traces as retracing of one function
+    and warns about an expensive loop that is not there.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def quiet_retracing_notices():
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _DropRetracingNotices) for f in logger.filters):
+        logger.addFilter(_DropRetracingNotices())
+
+
 def setup(seed=0):
-    """What the first code cell of every lesson calls: seed everything and print the report."""
+    """What the first code cell of every lesson calls: seed everything and print the report.
+
+    Returns None, so that a cell ending with it shows the report line once.
+    """
+    quiet_retracing_notices()
     set_seed(seed)
-    return report(seed)
+    report(seed)

@@ -45,8 +45,39 @@ def execute(path, out_dir, timeout):
     except (CellExecutionError, CellTimeoutError) as err:
         status, error = "FAILED", str(err)
     seconds = time.perf_counter() - start
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
     nbformat.write(nb, str(out_dir / path.name))
     return status, seconds, error
+
+
+def screen_text(text):
+    """What a terminal shows of `text`: per line, what the last carriage return left ("\b" dropped).
+
+    A progress bar redraws its line with "\r" many times a second; a browser shows only the last
+    drawing, but the raw stream keeps every one (megabytes for a long training run).
+    """
+    lines = []
+    for line in text.replace("\b", "").split("\n"):
+        drawings = line.split("\r")
+        lines.append(next((d for d in reversed(drawings) if d), ""))
+    return "\n".join(lines)
+
+
+def merge_streams(outputs):
+    """Join consecutive stream outputs of the same name and keep only what a screen shows of them."""
+    merged = []
+    for output in outputs:
+        if output.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
+                and merged[-1]["name"] == output["name"]:
+            merged[-1]["text"] += output["text"]
+        else:
+            merged.append(output)
+    for output in merged:
+        if output.get("output_type") == "stream":
+            output["text"] = screen_text(output["text"])
+    return merged
 
 
 def main(argv=None):

@@ -35,3 +35,20 @@ def test_report_is_one_line_with_backend_and_device(monkeypatch, capsys):
     line = config.report()
     assert "\n" not in line and "fast mode" in line and "backend tensorflow" in line and "GPU:" in line
     assert capsys.readouterr().out.strip() == line
+
+
+def test_setup_drops_only_the_retracing_notice_and_returns_nothing(capsys):
+    import logging
+
+    assert config.setup(seed=0) is None  # a cell ending with setup() shows the report once, not twice
+    assert capsys.readouterr().out.startswith("[course_lib]")
+    config.setup(seed=0)  # twice: still one filter
+    logger = logging.getLogger("tensorflow")
+    assert sum(isinstance(f, config._DropRetracingNotices) for f in logger.filters) == 1
+
+    def record(message):
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    notice = "5 out of the last 6 calls to <function f> triggered tf.function retracing. Tracing is expensive"
+    assert not logger.filter(record(notice))
+    assert logger.filter(record("Gradients do not exist for variables ['dense/kernel']"))

@@ -94,3 +94,14 @@ def test_runner_reports_failing_cell_and_keeps_going(tmp_path, monkeypatch, caps
     assert "| 01_bad | FAILED |" in out and "| 02_good | ok |" in out
     executed = notebooks.read(tmp_path / "out" / "02_good.ipynb")
     assert executed.cells[0].outputs[0]["text"].strip() == "1"  # the kernel saw fast mode
+
+
+def test_runner_keeps_only_the_last_drawing_of_a_progress_bar():
+    # Keras' progress bar redraws its line with "\b...\r"; a long run would store every drawing.
+    raw = [{"output_type": "stream", "name": "stdout", "text": "start\n 1/3 loss 0.9\b\b\r 2/3 loss 0.5"},
+           {"output_type": "stream", "name": "stdout", "text": "\b\b\b\r 3/3 loss 0.2\ndone\n"},
+           {"output_type": "stream", "name": "stderr", "text": "a warning\n"}]
+    merged = run.merge_streams(raw)
+    assert [o["name"] for o in merged] == ["stdout", "stderr"]
+    assert merged[0]["text"] == "start\n 3/3 loss 0.2\ndone\n"
+    assert run.screen_text("step 1\rstep 2\r") == "step 2"  # a line left mid-redraw keeps its last drawing
