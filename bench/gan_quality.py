@@ -2,8 +2,8 @@
 
     python bench/gan_quality.py                      # full mode: the lessons' full-mode settings
     python bench/gan_quality.py --steps 1500         # fewer GAN updates (the output says "reduced")
-    python bench/gan_quality.py --only dcgan --ema-decay 0.999 --eval-every 1000
-                                                     # also score the moving average of G, every 1000 steps
+    python bench/gan_quality.py --only dcgan --eval-every 1000
+                                                     # score G and its moving average every 1000 steps
     COURSE_FAST=1 python bench/gan_quality.py        # smoke run: tiny models, a few steps
 
 Targets (issue 5): DCGAN Inception score >= 9.0 (the real test split scores about 9.88 with a good
@@ -47,8 +47,9 @@ def parse_args():
     parser.add_argument("--samples", type=int, default=config.choose(full=10000, fast=500),
                         help="generated images scored per model")
     parser.add_argument("--only", choices=["dcgan", "cgan"], default=None, help="run one of the two models")
-    parser.add_argument("--ema-decay", type=float, default=None,
-                        help="also keep a moving average of G's weights (GANTrainer's ema_decay) and score it")
+    parser.add_argument("--ema-decay", type=float, default=0.999,
+                        help="DCGAN: also keep a moving average of G's weights (GANTrainer's ema_decay, as lesson "
+                             "07 does) and score it; 0 turns it off")
     parser.add_argument("--eval-every", type=int, default=None,
                         help="DCGAN: print IS and FID every this many steps during training")
     return parser.parse_args()
@@ -74,7 +75,7 @@ def run_dcgan(mnist, judge, real_features, steps, args):
     config.set_seed(0)
     generator = gan_models.build_conv_generator(LATENT_DIM, upsample_mode="transpose", **g_config)
     trainer = GANTrainer(generator, gan_models.build_conv_discriminator(**d_config), LATENT_DIM, seed=0,
-                         ema_decay=args.ema_decay)
+                         ema_decay=args.ema_decay or None)
     timer = {"training": 0.0, "since": time.time()}
 
     def report(trainer, step):  # the scoring time is kept out of the training time
