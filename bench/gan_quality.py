@@ -51,7 +51,7 @@ def parse_args():
                         help="DCGAN: also keep a moving average of G's weights (GANTrainer's ema_decay, as lesson "
                              "07 does) and score it; 0 turns it off")
     parser.add_argument("--eval-every", type=int, default=None,
-                        help="DCGAN: print IS and FID every this many steps during training")
+                        help="print the scores (DCGAN: IS and FID; cGAN: label accuracy) every this many steps")
     return parser.parse_args()
 
 
@@ -70,30 +70,49 @@ def score_text(r):
     return f"IS {r['is']:.2f} +- {r['is_std']:.2f}, FID {r['fid']:.2f}"
 
 
+def train_timed(trainer, train_args, batch_size, eval_every, report):
+    """trainer.train(*train_args) with `report(trainer, step)` every eval_every steps; returns the training
+    seconds, the time spent in `report` left out."""
+    timer = {"training": 0.0, "since": time.time()}
+
+    def timed_report(trainer, step):
+        timer["training"] += time.time() - timer["since"]
+        report(trainer, step)
+        timer["since"] = time.time()
+
+    trainer.train(*train_args, batch_size=batch_size, sample_every=eval_every,
+                  on_sample=timed_report if eval_every else None)
+    return timer["training"] + time.time() - timer["since"]
+
+
 def run_dcgan(mnist, judge, real_features, steps, args):
     g_config, d_config = lesson_configs()
     config.set_seed(0)
     generator = gan_models.build_conv_generator(LATENT_DIM, upsample_mode="transpose", **g_config)
     trainer = GANTrainer(generator, gan_models.build_conv_discriminator(**d_config), LATENT_DIM, seed=0,
                          ema_decay=args.ema_decay or None)
-    timer = {"training": 0.0, "since": time.time()}
 
-    def report(trainer, step):  # the scoring time is kept out of the training time
-        timer["training"] += time.time() - timer["since"]
+    def report(trainer, step):
         line = f"  step {step}: G {score_text(score_dcgan(generator, judge, real_features, args.samples))}"
         if trainer.ema_generator is not None:
             line += f"; average of G {score_text(score_dcgan(trainer.ema_generator, judge, real_features, args.samples))}"
         print(line, flush=True)
-        timer["since"] = time.time()
 
-    trainer.train(mnist.x_train, steps, batch_size=args.batch_size, sample_every=args.eval_every,
-                  on_sample=report if args.eval_every else None)
-    timer["training"] += time.time() - timer["since"]
-    result = {"steps": steps, "seconds": timer["training"], **score_dcgan(generator, judge, real_features,
-                                                                             args.samples)}
+    seconds = train_timed(trainer, (mnist.x_train, steps), args.batch_size, args.eval_every, report)
+    result = {"steps": steps, "seconds": seconds, **score_dcgan(generator, judge, real_features, args.samples)}
     if trainer.ema_generator is not None:
         result["ema"] = score_dcgan(trainer.ema_generator, judge, real_features, args.samples)
     return result
+
+
+def score_cgan(generator, judge, n_samples):
+    y = np.repeat(np.arange(NUM_CLASSES), n_samples // NUM_CLASSES)  # every class equally often
+    z = keras.ops.convert_to_numpy(keras.random.normal((len(y), LATENT_DIM), seed=2))
+    probs = judge.predict_proba(generate(generator, [z, y]), value_range=(-1, 1))
+    accuracy = float(np.mean(probs.argmax(axis=1) == y))  # argmax_k p(k | G(z | y)) == y
+    per_class = [float(np.mean(probs[y == k].argmax(axis=1) == k)) for k in range(NUM_CLASSES)]
+    shuffled = probs[np.random.default_rng(0).permutation(len(probs))]  # IS splits must mix the classes
+    return {"accuracy": accuracy, "per_class": per_class, "is": metrics.inception_score(shuffled)[0]}
 
 
 def run_cgan(mnist, judge, steps, args):
@@ -104,17 +123,13 @@ def run_cgan(mnist, judge, steps, args):
     discriminator = gan_models.build_conditional_discriminator(num_classes=NUM_CLASSES, label_mode="one_hot",
                                                                **d_config)
     trainer = ConditionalGANTrainer(generator, discriminator, LATENT_DIM, NUM_CLASSES, seed=0)
-    start = time.time()
-    trainer.train(mnist.x_train, mnist.y_train, steps, batch_size=args.batch_size)
-    seconds = time.time() - start
-    y = np.repeat(np.arange(NUM_CLASSES), args.samples // NUM_CLASSES)  # every class equally often
-    z = keras.ops.convert_to_numpy(keras.random.normal((len(y), LATENT_DIM), seed=2))
-    probs = judge.predict_proba(generate(generator, [z, y]), value_range=(-1, 1))
-    accuracy = float(np.mean(probs.argmax(axis=1) == y))  # argmax_k p(k | G(z | y)) == y
-    per_class = [float(np.mean(probs[y == k].argmax(axis=1) == k)) for k in range(NUM_CLASSES)]
-    shuffled = probs[np.random.default_rng(0).permutation(len(probs))]  # IS splits must mix the classes
-    return {"steps": steps, "seconds": seconds, "accuracy": accuracy, "per_class": per_class,
-            "is": metrics.inception_score(shuffled)[0]}
+
+    def report(trainer, step):
+        print(f"  step {step}: label accuracy {score_cgan(generator, judge, args.samples)['accuracy']:.4f}", flush=True)
+
+    seconds = train_timed(trainer, (mnist.x_train, mnist.y_train, steps), args.batch_size, args.eval_every,
+                          report)
+    return {"steps": steps, "seconds": seconds, **score_cgan(generator, judge, args.samples)}
 
 
 def main():
