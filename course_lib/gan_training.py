@@ -74,8 +74,8 @@ class GANTrainer:
     ema_decay: if set (e.g. 0.999), also keep an exponential moving average of G's
         weights in `trainer.ema_generator` (Polyak averaging, as in progressive GANs):
         after every G update  w_ema <- d_t w_ema + (1 - d_t) w,  d_t = min(ema_decay, (1 + t) / (10 + t))
-        where t counts G updates; batch-norm statistics are copied. Sample from it:
-        its digits are usually cleaner than those of the last G.
+        where t counts G updates; batch-norm statistics are copied. Its sample quality
+        depends much less than the last G's on the step at which training stops.
     """
 
     history_keys = HISTORY_KEYS
@@ -137,16 +137,14 @@ class GANTrainer:
                              f"functional); cloning failed with: {err}") from err
         ema.set_weights(self.generator.get_weights())
         ema.trainable = False  # only ever assigned to, never trained
-        trained = {id(v) for v in self.generator.trainable_weights}
-        self._ema_averaged = [id(v) in trained for v in self.generator.weights]  # False: batch-norm statistics
         return ema
 
     def _ema_update(self, g_updates):
-        """w_ema <- d w_ema + (1 - d) w for G's weights; copy the rest (batch-norm statistics)."""
+        """w_ema <- d w_ema + (1 - d) w for G's trained weights; copy the rest (batch-norm statistics)."""
         decay = ops.minimum(self.ema_decay, (1.0 + g_updates) / (10.0 + g_updates))  # short memory at first
-        pairs = zip(self.ema_generator.weights, self.generator.weights, self._ema_averaged)
-        for ema_var, var, averaged in pairs:
-            ema_var.assign(decay * ema_var + (1.0 - decay) * var if averaged else var)
+        trained = {id(v) for v in self.generator.trainable_weights}
+        for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
+            ema_var.assign(decay * ema_var + (1.0 - decay) * var if id(var) in trained else var)
 
     # ----- batches, prepared on the device by one compiled function per update ------
     def sample_z(self, batch_size):

@@ -140,3 +140,15 @@ def test_bad_configurations_are_clear_errors():
     sigmoid_critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
     with pytest.raises(ValueError, match="linear output"):
         WGANTrainer(generator, sigmoid_critic, LATENT_DIM)
+
+
+def test_wgan_keeps_a_moving_average_of_the_generator():
+    generator, critic = tiny_wgan()
+    trainer = WGANTrainer(generator, critic, LATENT_DIM, n_critic=2, ema_decay=0.5, verbose=0)
+    start = [w.copy() for w in trainer.ema_generator.get_weights()]
+    trainer.train(X_REAL, steps=12, batch_size=16)  # d_t = 0.5 from t = 9 on
+    before_last = [w.copy() for w in trainer.ema_generator.get_weights()]
+    trainer.g_step(16)
+    for old, new, w in zip(before_last, trainer.ema_generator.get_weights(), generator.get_weights()):
+        np.testing.assert_allclose(new, 0.5 * old + 0.5 * w, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(start, trainer.ema_generator.get_weights()))
