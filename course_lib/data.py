@@ -9,7 +9,10 @@ Where the pixels come from:
   training and 10,000 test images.
 * **Offline.** When `COURSE_DATA_DIR` names a directory, the original IDX
   `.gz` files are read from it (or from its `mnist/` or `fashion_mnist/`
-  sub-directory) and checked against the published MD5 sums. If the training
+  sub-directory) and verified: a `.gz` whose MD5 is the published one is
+  accepted as it is; for MNIST, a file that was recompressed (other `.gz`
+  bytes) is accepted when the SHA-256 of its decompressed IDX content is the
+  original's. Anything else is refused, naming the file. If the training
   files are there, the official split is used. If only the 10,000-image test
   split is there (as on CI), it is shuffled once with a fixed seed and cut into
   8,000 training and 2,000 held-out images; the held-out part plays the role of
@@ -48,6 +51,17 @@ IDX_MD5 = {
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
     },
+}
+# SHA-256 of the decompressed IDX content of the original MNIST files: a recompressed copy of a
+# genuine file has other .gz bytes (so another MD5) but exactly these contents.
+IDX_CONTENT_SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion_mnist": {},  # only the .gz MD5 sums are published for Fashion-MNIST
 }
 MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 CLASS_NAMES = {
@@ -141,13 +155,22 @@ def read_idx(path, expected_dims):
     IDX: 2 zero bytes, a type byte (0x08 = uint8), a byte with the number of dimensions,
     then one big-endian int32 per dimension, then the data.
     """
+    return parse_idx(decompress(path), expected_dims, path)
+
+
+def decompress(path):
+    """The bytes inside a .gz file, or a DataError naming the file."""
     path = Path(path)
     try:
         with gzip.open(path, "rb") as f:
-            raw = f.read()
+            return f.read()
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path} is not a readable gzip file ({err}); the download was probably "
                         f"interrupted. Delete it and download it again.") from None
+
+
+def parse_idx(raw, expected_dims, path):
+    """IDX bytes -> uint8 array; `path` only names the file in errors."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] != expected_dims:
         raise DataError(f"{path} does not start with the IDX header of a uint8 array with "
                         f"{expected_dims} dimensions (first bytes {raw[:4].hex()}).")
@@ -168,6 +191,38 @@ def md5sum(path):
     return digest.hexdigest()
 
 
+def verified_content(path, name):
+    """Decompressed IDX bytes of `path`, after checking that they are the original `name` file.
+
+    Returns (raw bytes, what was verified). Accepted: the published .gz (its MD5), or, where the
+    content hash is known (MNIST), any gzip whose decompressed bytes have the original SHA-256,
+    such as a copy recompressed with other settings. Anything else raises a DataError naming the file.
+    """
+    if not path.exists():
+        raise DataError(f"{path} is missing. Copy the original {name} file {path.name} there.")
+    expected_md5 = IDX_MD5[name][path.name]
+    expected_sha = IDX_CONTENT_SHA256[name].get(path.name)
+    found_md5 = md5sum(path)
+    if found_md5 == expected_md5:
+        return decompress(path), "MD5 of the .gz"
+    try:
+        raw = decompress(path)
+    except DataError as err:
+        raise DataError(f"{path} has MD5 {found_md5}, not the published {name} file's {expected_md5}, and "
+                        f"{err} The file is corrupt or truncated: download it again.") from None
+    found_sha = hashlib.sha256(raw).hexdigest()
+    if expected_sha is not None and found_sha == expected_sha:
+        return raw, "SHA-256 of the decompressed content (recompressed file)"
+    other = [n for n in IDX_MD5 if IDX_MD5[n].get(path.name) == found_md5
+             or IDX_CONTENT_SHA256[n].get(path.name) == found_sha]
+    guess = f" It looks like the {other[0]} file." if other else ""
+    content = (f" and its decompressed content has SHA-256 {found_sha}, not the original's {expected_sha}"
+               if expected_sha else "")
+    raise DataError(f"{path} has MD5 {found_md5}, but the published {name} file has MD5 {expected_md5}"
+                    f"{content}.{guess} The file is corrupt, truncated or from another dataset: "
+                    f"download it again.")
+
+
 # ----------------------------------------------------------------------------- loading
 
 def _load_raw(name, verbose):
@@ -183,9 +238,10 @@ def _load_offline(name, data_dir, verbose):
                         f"original {name} IDX files (t10k-images-idx3-ubyte.gz, ...), or unset it to "
                         f"download through Keras.")
     folder = _find_dataset_folder(name, data_dir)
-    test = _read_pair(folder, "t10k", name)
+    test, verified = _read_pair(folder, "t10k", name)
     if (folder / "train-images-idx3-ubyte.gz").exists():
-        train = _read_pair(folder, "train", name)
+        train, verified_train = _read_pair(folder, "train", name)
+        verified = verified_train + verified
         files = "train-*.gz and t10k-*.gz"
         split = "official split"
     else:
@@ -193,9 +249,10 @@ def _load_offline(name, data_dir, verbose):
         files = "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (no training files there)"
         split = (f"the 10,000 test images shuffled with seed {OFFLINE_SPLIT_SEED} and cut into "
                  f"{len(train[0]):,} train / {len(test[0]):,} held-out")
-    source = f"offline: {folder}, {files}; {split}"
+    source = f"offline: {folder}, {files}; {split}; verified: " + "; ".join(verified)
     if verbose:
-        print(f"[course_lib.data] {name} read offline from {folder}: {files}, checksums OK.\n"
+        print(f"[course_lib.data] {name} read offline from {folder}: {files}.\n"
+              f"[course_lib.data] verified: " + "; ".join(verified) + ".\n"
               f"[course_lib.data] splits: {split}: train {len(train[0]):,}, test {len(test[0]):,}.")
     return train, test, source
 
@@ -213,24 +270,13 @@ def _find_dataset_folder(name, data_dir):
 def _read_pair(folder, prefix, name):
     images_file = folder / f"{prefix}-images-idx3-ubyte.gz"
     labels_file = folder / f"{prefix}-labels-idx1-ubyte.gz"
-    for path in (images_file, labels_file):
-        _verify_md5(path, name)
-    images, labels = read_idx(images_file, 3), read_idx(labels_file, 1)
+    raw_images, images_check = verified_content(images_file, name)
+    raw_labels, labels_check = verified_content(labels_file, name)
+    images, labels = parse_idx(raw_images, 3, images_file), parse_idx(raw_labels, 1, labels_file)
     if len(images) != len(labels):
         raise DataError(f"{images_file} has {len(images)} images but {labels_file} has {len(labels)} labels.")
-    return images, labels
-
-
-def _verify_md5(path, name):
-    if not path.exists():
-        raise DataError(f"{path} is missing. Copy the original {name} file {path.name} there.")
-    expected = IDX_MD5[name][path.name]
-    found = md5sum(path)
-    if found != expected:
-        other = [n for n, sums in IDX_MD5.items() if sums.get(path.name) == found]
-        guess = f" It looks like the {other[0]} file." if other else ""
-        raise DataError(f"{path} has MD5 {found}, but the published {name} file has MD5 {expected}.{guess} "
-                        f"The file is corrupt, truncated or from another dataset: download it again.")
+    verified = [f"{images_file.name}: {images_check}", f"{labels_file.name}: {labels_check}"]
+    return (images, labels), verified
 
 
 def _split_test_file(images, labels):

@@ -196,3 +196,50 @@ def test_md5_table_matches_the_shared_files():
         pytest.skip("offline MNIST not present")
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         assert hashlib.md5((SHARED / name).read_bytes()).hexdigest() == data.IDX_MD5["mnist"][name]
+
+
+def recompress(source, target, change=None):
+    """Write the decompressed content of `source` into `target` gzipped with other settings
+    (other .gz bytes, so another MD5); `change(bytearray)` may alter the content first."""
+    raw = bytearray(gzip.decompress(source.read_bytes()))
+    if change is not None:
+        change(raw)
+    target.write_bytes(gzip.compress(bytes(raw), compresslevel=1, mtime=12345))
+
+
+@needs_shared
+def test_recompressed_genuine_file_is_accepted_by_its_content(tmp_path, monkeypatch, capsys):
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        recompress(SHARED / name, tmp_path / name)
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    assert data.md5sum(labels) != data.IDX_MD5["mnist"][labels.name]  # the container really differs
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    reference = data.load_data("mnist", verbose=False, n_train=300)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(SHARED))
+    original = data.load_data("mnist", verbose=False, n_train=300)
+    np.testing.assert_array_equal(reference.x_train, original.x_train)
+    assert "SHA-256 of the decompressed content" in reference.source
+
+
+@needs_shared
+@pytest.mark.parametrize("flip_at", [-1, 20])  # a pixel of the last image; a header byte
+def test_recompressed_altered_file_is_refused_naming_the_file(tmp_path, monkeypatch, flip_at):
+    def flip(raw):
+        raw[flip_at] ^= 0x01
+
+    recompress(SHARED / "t10k-images-idx3-ubyte.gz", tmp_path / "t10k-images-idx3-ubyte.gz", change=flip)
+    shutil.copy(SHARED / "t10k-labels-idx1-ubyte.gz", tmp_path / "t10k-labels-idx1-ubyte.gz")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataError) as err:
+        data.load_data("mnist", verbose=False)
+    message = str(err.value)
+    assert "t10k-images-idx3-ubyte.gz" in message
+    assert data.IDX_CONTENT_SHA256["mnist"]["t10k-images-idx3-ubyte.gz"] in message
+    assert "download it again" in message
+
+
+@needs_shared
+def test_content_hashes_match_the_shared_files():
+    for name, digest in data.IDX_CONTENT_SHA256["mnist"].items():
+        if (SHARED / name).exists():
+            assert hashlib.sha256(gzip.decompress((SHARED / name).read_bytes())).hexdigest() == digest
