@@ -142,23 +142,23 @@ def get_evaluator(dataset="mnist", epochs=None, verbose=True, retrain=False, n_t
     data = load_data(dataset, n_train=n_train, verbose=verbose)
     name = f"evaluator_{ARCHITECTURE}_{dataset}_{config.mode_name()}_n{len(data.x_train)}_e{epochs}_s{seed}"
     path = cache_dir() / f"{name}.weights.h5"
+    config.set_seed(seed)  # before building: the initial weights, hence the cached judge, depend on it
     model = build_classifier(num_classes=len(data.class_names))
     if path.exists() and not retrain:
         model.load_weights(path)
         if verbose:
             print(f"[course_lib.evaluator] loaded cached weights {path}")
     else:
-        _train(model, data, epochs, seed, verbose)
+        _train(model, data, epochs, verbose)
         atomic_write(path, model.save_weights, suffix=".weights.h5")
         if verbose:
             print(f"[course_lib.evaluator] saved weights to {path}")
     return Evaluator(model, data.x_test, data.y_test, name=name, verbose=verbose)
 
 
-def _train(model, data, epochs, seed, verbose):
+def _train(model, data, epochs, verbose):
     import keras
 
-    config.set_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(data.x_train, data.y_train, batch_size=128, epochs=epochs, shuffle=True,

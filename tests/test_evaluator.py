@@ -93,3 +93,21 @@ def test_generator_report_and_table(evaluator, held_out):
     assert row["near_copies"] == 100  # the first 100 are the training set itself
     table = metrics.markdown_table({"real": row})
     assert table.splitlines()[0].startswith("| samples | n | IS") and "| real | 300 |" in table
+
+
+def test_training_the_judge_twice_from_fresh_state_gives_the_same_weights(tmp_path, monkeypatch):
+    """The cached judge must not depend on what ran before it (issue 11, item 4): the global random
+    state is disturbed differently before each run, and the weights must still agree exactly."""
+    import keras
+
+    monkeypatch.setenv(evaluator_module.CACHE_ENV, str(tmp_path))
+    weights = []
+    for disturbance in (1, 2):
+        keras.utils.set_random_seed(100 + disturbance)
+        keras.random.normal((disturbance * 7,))  # draws that a lesson may have made earlier
+        np.random.default_rng(disturbance).random()
+        keras.layers.Dense(3).build((None, 4))  # a model built earlier moves the initializers' stream
+        judge = evaluator_module.get_evaluator(epochs=1, n_train=256, verbose=False, retrain=True)
+        weights.append([w.copy() for w in judge.model.get_weights()])
+    for first, second in zip(*weights):
+        np.testing.assert_array_equal(first, second)
