@@ -6,7 +6,11 @@ the model and training modules of the later lessons.
 """
 import os
 
-# Quieter notebooks: hide TensorFlow's C++ info lines (set before TensorFlow is imported).
+from course_lib import startup_noise
+
+# Quieter notebooks, set before TensorFlow is imported: hide TensorFlow's C++ info and warning
+# lines, and drop its start-up lines that say nothing is wrong (see course_lib.startup_noise).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+startup_noise.filter_tensorflow_import()
 
 __version__ = "0.1.0"

@@ -10,7 +10,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from course_lib.validate import check_positive_int, check_positive_ints
+from course_lib.validate import (check_halves_exactly, check_image_shape, check_output_shape, check_positive_int,
+                                 check_positive_ints)
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -27,6 +28,7 @@ def build_dense_autoencoder(bottleneck_dim, hidden=(256,), input_shape=IMAGE_SHA
     """784 -> hidden... -> bottleneck_dim -> ...hidden -> 784, sigmoid output."""
     check_positive_int("bottleneck_dim", bottleneck_dim)
     hidden = check_positive_ints("hidden", hidden)
+    input_shape = check_image_shape("input_shape", input_shape)
     x_in = keras.Input(shape=input_shape)
     h = layers.Flatten()(x_in)  # (batch, 784)
     for units in hidden:
@@ -46,25 +48,23 @@ def build_dense_autoencoder(bottleneck_dim, hidden=(256,), input_shape=IMAGE_SHA
 def build_conv_autoencoder(bottleneck_dim=2, filters=(32, 64), input_shape=IMAGE_SHAPE):
     """Strided convolutions 28 -> 14 -> 7, a dense bottleneck, transposed convolutions back."""
     check_positive_int("bottleneck_dim", bottleneck_dim)
-    filters = check_positive_ints("filters", filters)
-    side = input_shape[0] // 2 ** len(filters)
-    if not filters or side * 2 ** len(filters) != input_shape[0]:
-        raise ValueError(f"filters={filters!r} is not allowed: give 1 or more stride-2 layers whose "
-                         f"count halves the side {input_shape[0]} exactly.")
+    filters = check_positive_ints("filters", filters, allow_empty=False)
+    input_shape = check_image_shape("input_shape", input_shape)
+    height, width = check_halves_exactly("input_shape", input_shape, len(filters), f"filters={filters!r}")
     x_in = keras.Input(shape=input_shape)
     h = x_in
     for f in filters:
-        h = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(h)  # side halves
+        h = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(h)  # height and width halve
     code = layers.Dense(bottleneck_dim, name="code")(layers.Flatten()(h))
     encoder = keras.Model(x_in, code, name="conv_encoder")
 
     z_in = keras.Input(shape=(bottleneck_dim,))
-    h = layers.Dense(side * side * filters[-1], activation="relu")(z_in)
-    h = layers.Reshape((side, side, filters[-1]))(h)  # (batch, 7, 7, 64)
+    h = layers.Dense(height * width * filters[-1], activation="relu")(z_in)
+    h = layers.Reshape((height, width, filters[-1]))(h)  # (batch, 7, 7, 64)
     for f in reversed(filters):
-        h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)  # side doubles
+        h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)  # height and width double
     out = layers.Conv2D(input_shape[-1], 3, padding="same", activation="sigmoid")(h)
-    decoder = keras.Model(z_in, out, name="conv_decoder")
+    decoder = check_output_shape(keras.Model(z_in, out, name="conv_decoder"), input_shape, "input_shape")
     return _join(encoder, decoder, "conv_autoencoder"), encoder, decoder
 
 

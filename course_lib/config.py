@@ -9,6 +9,8 @@ import logging
 import os
 import platform
 
+from course_lib import startup_noise
+
 FAST_ENV = "COURSE_FAST"
 
 
@@ -72,7 +74,8 @@ def report(seed=None):
         import tensorflow as tf
 
         versions = f"tensorflow {tf.__version__}, " + versions
-    gpus = gpu_devices()
+    with startup_noise.filtered_stderr():  # the first device query is where TensorFlow reports a missing CUDA
+        gpus = gpu_devices()
     device = f"GPU: {', '.join(gpus)}" if gpus else "GPU: none (running on CPU)"
     seed_text = f" | seed {seed}" if seed is not None else ""
     line = f"[course_lib] {mode_name()} mode | backend {backend} ({versions}) | {device}{seed_text}"

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib.validate import check_bool, check_optional_int, check_value_range
+
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 OFFLINE_SPLIT_SEED = 0
 OFFLINE_TEST_SIZE = 2000
@@ -111,7 +113,8 @@ def load_data(name="mnist", value_range=(0, 1), binarize=None, flat=False, one_h
         seed: seed of the stochastic binarization.
         verbose: print where the data came from and the split sizes.
     """
-    _check_options(name, value_range, binarize, n_train, n_test)
+    value_range = _check_options(name, value_range, binarize, n_train, n_test)
+    flat, one_hot = check_bool("flat", flat), check_bool("one_hot", one_hot)
     (x_train, y_train), (x_test, y_test), source = _load_raw(name, verbose)
     x_train, y_train = x_train[:n_train], y_train[:n_train]
     x_test, y_test = x_test[:n_test], y_test[:n_test]
@@ -320,17 +323,17 @@ def _download_with_keras(name):
 # ----------------------------------------------------------------------------- preprocessing
 
 def _check_options(name, value_range, binarize_method, n_train, n_test):
+    """Check load_data's arguments; returns value_range as a tuple."""
     if name not in IDX_MD5:
         raise ValueError(f"Unknown dataset {name!r}: choose one of {sorted(IDX_MD5)}.")
-    if tuple(value_range) not in VALUE_RANGES:
-        raise ValueError(f"value_range={value_range!r} is not supported: use (0, 1) or (-1, 1).")
+    value_range = check_value_range("value_range", value_range, VALUE_RANGES)
     if binarize_method not in BINARIZE_METHODS:
         raise ValueError(f"binarize={binarize_method!r} is unknown: use None, 'threshold' or 'stochastic'.")
-    if binarize_method is not None and tuple(value_range) != (0, 1):
+    if binarize_method is not None and value_range != (0, 1):
         raise ValueError("binarize needs value_range=(0, 1): binary pixels are 0 or 1.")
-    for arg, value in (("n_train", n_train), ("n_test", n_test)):
-        if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"{arg}={value!r}: give a positive number of examples, or None for all.")
+    check_optional_int("n_train", n_train, none_means="all examples")
+    check_optional_int("n_test", n_test, none_means="all examples")
+    return value_range
 
 
 def _prepare_images(images, value_range, binarize_method, flat, seed):

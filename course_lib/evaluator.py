@@ -16,12 +16,15 @@ full-mode models never overwrite each other. Inputs are images in [0, 1]; data
 in [-1, 1] (tanh generators) must say so with `value_range=(-1, 1)`.
 """
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from course_lib import config
 from course_lib.checkpoint import atomic_write
+from course_lib.validate import check_value_range
 
 CACHE_ENV = "COURSE_CACHE_DIR"
 IMAGE_SHAPE = (28, 28, 1)
@@ -113,11 +116,9 @@ def prepare_images(x, value_range=(0, 1)):
     if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
         raise ValueError(f"the evaluator expects images of shape (N, 28, 28, 1), (N, 28, 28) or (N, 784); "
                          f"got {x.shape}.")
-    value_range = tuple(value_range)
+    value_range = check_value_range("value_range", value_range)
     if value_range == (-1, 1):
         x = (x + 1.0) / 2.0  # [-1, 1] -> [0, 1]
-    elif value_range != (0, 1):
-        raise ValueError(f"value_range={value_range} is not supported: use (0, 1) or (-1, 1).")
     if x.size and (x.min() < -1e-3 or x.max() > 1 + 1e-3):
         hint = (" It looks like [-1, 1] data (e.g. a tanh generator): pass value_range=(-1, 1)."
                 if value_range == (0, 1) and x.min() < 0 else "")
@@ -131,7 +132,8 @@ def get_evaluator(dataset="mnist", epochs=None, verbose=True, retrain=False, n_t
 
     Fast mode trains on 3,000 images for 3 epochs (a few seconds, ~94% accuracy); full mode on the
     whole training split for 8 epochs (>= 99% on the real MNIST test set). Training re-seeds
-    the global random generators with `seed`.
+    the global random generators with `seed`. When the cache folder is not writable, this is
+    found out before training; the trained model is then kept in memory only, with a warning.
     """
     from course_lib.data import load_data
 
@@ -148,12 +150,40 @@ def get_evaluator(dataset="mnist", epochs=None, verbose=True, retrain=False, n_t
         model.load_weights(path)
         if verbose:
             print(f"[course_lib.evaluator] loaded cached weights {path}")
-    else:
-        _train(model, data, epochs, verbose)
-        atomic_write(path, model.save_weights, suffix=".weights.h5")
-        if verbose:
-            print(f"[course_lib.evaluator] saved weights to {path}")
+        return Evaluator(model, data.x_test, data.y_test, name=name, verbose=verbose)
+    problem = _not_writable(path.parent)  # found out before training, not after
+    if problem:
+        _warn_memory_only(path.parent, problem)
+    _train(model, data, epochs, verbose)
+    if not problem:
+        try:
+            atomic_write(path, model.save_weights, suffix=".weights.h5")
+            if verbose:
+                print(f"[course_lib.evaluator] saved weights to {path}")
+        except OSError as err:  # the folder changed while the model trained
+            _warn_memory_only(path.parent, _reason(err))
     return Evaluator(model, data.x_test, data.y_test, name=name, verbose=verbose)
+
+
+def _not_writable(folder):
+    """Why no file can be written in `folder` (created if missing), or None when one can."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return _reason(err)
+    return None
+
+
+def _reason(err):
+    return f"{type(err).__name__}: {err.strerror or err}"
+
+
+def _warn_memory_only(folder, problem):
+    warnings.warn(f"the evaluator cache folder {folder} ({CACHE_ENV}) is not writable ({problem}): the "
+                  f"evaluator trained now is kept in memory only and will be trained again in every new "
+                  f"session. Set {CACHE_ENV} to a writable folder to keep it.", RuntimeWarning, stacklevel=3)
 
 
 def _train(model, data, epochs, verbose):

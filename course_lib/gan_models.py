@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from course_lib.validate import check_positive_int, check_positive_ints
+from course_lib.validate import check_image_shape, check_positive_int, check_positive_ints
 
 UPSAMPLE_MODES = ("transpose", "upsampling")
 ACTIVATIONS = ("relu", "leaky_relu")
@@ -46,9 +46,7 @@ def _check_dropout(dropout):
 
 
 def _check_image_shape(image_shape):
-    if len(image_shape) != 3:
-        raise ValueError(f"image_shape={tuple(image_shape)!r} must be (height, width, channels).")
-    check_positive_ints("image_shape", image_shape)
+    check_image_shape("image_shape", image_shape)
 
 
 def _check_same_length(**lists):
@@ -255,7 +253,7 @@ def _label_map(label, image_shape, label_mode):
 
 
 def _check_conditional(num_classes, label_mode, embedding_dim, architecture):
-    check_positive_int("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes, minimum=2)  # one class leaves nothing to condition on
     _check_choice("label_mode", label_mode, LABEL_MODES)
     check_positive_int("embedding_dim", embedding_dim)
     _check_choice("architecture", architecture, ARCHITECTURES)
@@ -342,8 +340,14 @@ def conv_matrix(kernel, input_shape, stride=1):
     transposed convolution (Conv2DTranspose with padding="valid") of y.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be a 2-D array (kh, kw); got shape {kernel.shape}.")
     kh, kw = kernel.shape
+    input_shape = check_positive_ints("input_shape", input_shape)
+    if len(input_shape) != 2:
+        raise ValueError(f"input_shape={input_shape!r} must be (height, width).")
     in_h, in_w = input_shape
+    check_positive_int("stride", stride)
     out_h, out_w = conv_output_size(in_h, kh, stride), conv_output_size(in_w, kw, stride)
     if out_h < 1 or out_w < 1:
         raise ValueError(f"kernel of shape {kernel.shape} does not fit in input_shape={tuple(input_shape)}.")

@@ -19,15 +19,21 @@ Everything per step stays on the device: z, the fake labels and the indices of
 the real batch are drawn with `keras.random` and the real data is held as one
 tensor. The only host transfer is the handful of loss values `train_on_batch`
 returns, which feed the history, the progress bar and the NaN/collapse checks.
+
+A NaN or infinite loss stops training with a FloatingPointError naming the step
+and the losses, after every variable of the run (G, D, the optimizers, the
+random state) is put back to the last finite state: a copy kept in memory
+before the first step, every `good_state_every` steps and at every checkpoint.
 """
 import math
 import os
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
 
-from course_lib.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.checkpoint import checkpoint_step, load_checkpoint, save_checkpoint
 from course_lib.validate import check_positive_int
 
 HISTORY_KEYS = ("d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake")
@@ -80,6 +86,7 @@ class GANTrainer:
 
     history_keys = HISTORY_KEYS
     progress_keys = ("d_loss_real", "d_loss_fake", "g_loss")
+    good_state_every = 100  # steps between the in-memory copies a NaN loss rolls back to
 
     def __init__(self, generator, discriminator, latent_dim, d_optimizer=None, g_optimizer=None,
                  d_steps=1, label_smoothing=0.0, label_noise=0.0, concat_batches=False, seed=0,
@@ -106,6 +113,7 @@ class GANTrainer:
         self.step = 0
         self.history = {key: [] for key in self.history_keys}
         self.stopped_at = None  # the step at which a NaN loss stopped training
+        self._good_state = None  # (step, host copies of every variable, history lengths)
         self._streaks = {"d_collapse": 0, "g_saturated": 0}
         self._compile()
         self.ema_decay = ema_decay
@@ -184,6 +192,7 @@ class GANTrainer:
 
     def set_data(self, *arrays):
         """Hold the training arrays as device tensors (x_real, and the labels if conditional)."""
+        _check_real_images(arrays[0], self.generator)
         self._data = tuple(ops.convert_to_tensor(a) for a in arrays)
         self._data = (ops.cast(self._data[0], "float32"),) + self._data[1:]
 
@@ -234,7 +243,8 @@ class GANTrainer:
 
         on_sample(trainer, step) is called every `sample_every` steps (e.g. to draw a grid
         from `trainer.fixed_z`); a checkpoint is written every `checkpoint_every` steps.
-        A NaN or infinite loss stops training; the last checkpoint is left untouched.
+        A NaN or infinite loss raises FloatingPointError after putting every variable back to
+        the last finite state (see the module's docstring); the last checkpoint is left untouched.
         """
         self.set_data(x_real)
         return self._run(steps, batch_size, sample_every, on_sample, checkpoint_every)
@@ -245,11 +255,11 @@ class GANTrainer:
         if checkpoint_every and not self.checkpoint_dir:
             raise ValueError("checkpoint_every needs checkpoint_dir to be set when the trainer is created")
         progbar = keras.utils.Progbar(steps, verbose=self.verbose, stateful_metrics=self.history_keys)
+        self._keep_good_state()  # the state before the first step
         for i in range(steps):
             logs = self.train_step(batch_size)
             if not all(math.isfinite(value) for value in logs.values()):
                 self._stop_on_nan(logs)
-                break
             self.step += 1
             for key, value in logs.items():
                 self.history[key].append(float(value))
@@ -257,17 +267,49 @@ class GANTrainer:
             progbar.update(i + 1, [(k, logs[k]) for k in self.progress_keys])
             if checkpoint_every and self.step % checkpoint_every == 0:
                 self.save()
+            if self.step % self.good_state_every == 0 or (checkpoint_every and self.step % checkpoint_every == 0):
+                self._keep_good_state()
             if on_sample and sample_every and self.step % sample_every == 0:
                 on_sample(self, self.step)
         return self.history
 
     # ----- failure tracking -----------------------------------------------------
+    def _variables(self):
+        """Every variable of the run: models, optimizers (built now if still lazy) and random states."""
+        self._build_optimizers()
+        models, optimizers, variables = self._state()
+        return ([v for m in models.values() for v in m.variables] + [v for o in optimizers.values() for v in o.variables]
+                + list(variables.values()))
+
+    def _keep_good_state(self):
+        """Copy every variable to host memory, unless one is NaN or inf: the state a NaN loss rolls back to."""
+        values = [ops.convert_to_numpy(v) for v in self._variables()]
+        if all(np.all(np.isfinite(v)) for v in values if v.dtype.kind == "f"):
+            self._good_state = (self.step, values, {key: len(h) for key, h in self.history.items()})
+
     def _stop_on_nan(self, logs):
+        """Put every variable back to the last finite state, then raise FloatingPointError."""
         self.stopped_at = self.step + 1
-        kept = (f"the last checkpoint ({self.checkpoint_path}) is kept: trainer.restore() goes back to it"
-                if self.checkpoint_dir else "there is no checkpoint to go back to")
-        warnings.warn(f"training stopped: a loss became NaN/inf at step {self.stopped_at} "
-                      f"({_format(logs)}); {kept}", RuntimeWarning, stacklevel=3)
+        kept = "no finite state was kept, so G and D are left as they are"
+        if self._good_state is not None:
+            step, values, lengths = self._good_state
+            for variable, value in zip(self._variables(), values):
+                variable.assign(value)
+            for key, length in lengths.items():
+                del self.history[key][length:]  # the history ends where the weights are
+            self.step = step
+            kept = (f"G, D, their optimizers and the random state were put back to step {step}, "
+                    f"the last finite state (kept in memory)")
+        raise FloatingPointError(f"training stopped: a loss became NaN or inf at step {self.stopped_at} "
+                                 f"({_format(logs)}); {kept}. {self._checkpoint_note()}Lower the learning "
+                                 f"rates (d_optimizer, g_optimizer), or look at trainer.history just before.")
+
+    def _checkpoint_note(self):
+        if not self.checkpoint_dir:
+            return ""
+        if not os.path.exists(self.checkpoint_path):
+            return "No checkpoint has been written yet. "
+        return f"The checkpoint {self.checkpoint_path} (step {checkpoint_step(self.checkpoint_path)}) is unchanged. "
 
     def _watch_for_collapse(self, logs):
         d_loss = (logs["d_loss_real"] + logs["d_loss_fake"]) / 2
@@ -303,15 +345,26 @@ class GANTrainer:
         models, optimizers, variables = self._state()
         return save_checkpoint(self.checkpoint_path, self.step, models, optimizers, variables)
 
+    def _build_optimizers(self):
+        """Create the optimizers' variables (Keras makes them at the first update) on what each one trains."""
+        self.discriminator.trainable = True  # set again before every update
+        for optimizer, model in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
+            if not optimizer.built:
+                optimizer.build(model.trainable_variables)
+
     def restore(self):
-        """Load the checkpoint in checkpoint_dir, if any; returns the step reached (0 if none)."""
-        if not self.checkpoint_path or not os.path.exists(self.checkpoint_path):
+        """Load the checkpoint in checkpoint_dir if there is one; returns the step reached.
+
+        Without a checkpoint file yet, nothing changes and the current step is returned.
+        """
+        if not self.checkpoint_dir:
+            raise ValueError("this trainer has no checkpoint_dir: there is no checkpoint to restore")
+        if not os.path.exists(self.checkpoint_path):
             return self.step
+        self._build_optimizers()
         models, optimizers, variables = self._state()
-        self.discriminator.trainable = True
-        build_with = {"d_optimizer": self.discriminator.trainable_variables,
-                      "g_optimizer": self.generator.trainable_variables}
-        self.step = load_checkpoint(self.checkpoint_path, models, optimizers, variables, build_with)
+        self.step = load_checkpoint(self.checkpoint_path, models, optimizers, variables)
+        self._good_state = None  # kept for the state before; taken again when training resumes
         return self.step
 
 
@@ -337,6 +390,7 @@ class ConditionalGANTrainer(GANTrainer):
         return keras.Model([z, y], self.discriminator([self.generator([z, y]), y]), name="combined")
 
     def set_data(self, x_real, y_real):
+        _check_labels(y_real, len(x_real), self.num_classes)
         y_real = ops.convert_to_tensor(y_real)
         if self.one_hot and ops.ndim(y_real) == 1:
             y_real = ops.one_hot(y_real, self.num_classes)  # int labels for a one-hot generator
@@ -421,6 +475,49 @@ def _compiled(fn):
 
         return tf.function(fn, reduce_retracing=True)
     return fn
+
+
+def _check_real_images(x_real, generator):
+    """x_real must look like G's samples: the same shape per sample, floats, finite, in G's range."""
+    x = x_real if isinstance(x_real, np.ndarray) else np.asarray(ops.convert_to_numpy(x_real))
+    sample_shape = _output_sample_shape(generator)
+    if sample_shape is not None and tuple(x.shape[1:]) != sample_shape:
+        hint = " Add the channel axis: x_real[..., None]." if tuple(x.shape[1:]) + (1,) == sample_shape else ""
+        raise ValueError(f"x_real has shape {x.shape}, but the generator makes samples of shape {sample_shape}: "
+                         f"D must see real and fake samples of one shape.{hint}")
+    if x.dtype.kind in "iub":
+        raise ValueError(f"x_real has dtype {x.dtype} (values {x.min()} to {x.max()}): train on floats in the range "
+                         f"of G's output, e.g. x / 127.5 - 1 for a tanh generator, or load_data(value_range=(-1, 1)).")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x_real contains NaN or inf: clean the data (np.isfinite) before training.")
+    if _output_activation(generator) is keras.activations.tanh and x.size and (x.min() < -1.001 or x.max() > 1.001):
+        raise ValueError(f"x_real has values in [{x.min():.4g}, {x.max():.4g}], but the generator's tanh output lies in "
+                         f"[-1, 1]: scale the data to [-1, 1], e.g. load_data(value_range=(-1, 1)).")
+
+
+def _output_sample_shape(model):
+    try:
+        return tuple(model.output_shape[1:])
+    except (AttributeError, ValueError):  # a subclassed model without a known output shape
+        return None
+
+
+def _output_activation(model):
+    """The activation of the last layer that has one, looking past layers that only reshape."""
+    for layer in reversed(getattr(model, "layers", [])):
+        if not isinstance(layer, (keras.layers.Reshape, keras.layers.Flatten)):
+            return getattr(layer, "activation", None)
+    return None
+
+
+def _check_labels(y_real, n, num_classes):
+    y = y_real if isinstance(y_real, np.ndarray) else np.asarray(ops.convert_to_numpy(y_real))
+    if len(y) != n:
+        raise ValueError(f"y_real has {len(y)} labels for {n} images in x_real: give one label per image.")
+    if y.ndim == 1 or y.shape[1:] == (1,):
+        if y.dtype.kind not in "iu" or y.size and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"y_real must hold integer labels in [0, {num_classes - 1}] (num_classes={num_classes}); "
+                             f"got dtype {y.dtype}" + (f", values {y.min()} to {y.max()}." if y.size else "."))
 
 
 def _concat(a, b):

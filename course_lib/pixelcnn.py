@@ -57,7 +57,8 @@ class MaskedConv2D(layers.Conv2D):
             kernel_size = kernel_size[0]
         self.mask_type = mask_type
         self.mask = causal_mask(kernel_size, mask_type)[:, :, None, None]  # (k, k, 1, 1)
-        super().__init__(filters, kernel_size, padding="same", **kwargs)
+        # causal_mask accepted a NumPy integer too; Keras' Conv2D wants a Python int
+        super().__init__(filters, int(kernel_size), padding="same", **kwargs)
 
     def convolution_op(self, inputs, kernel):
         return super().convolution_op(inputs, kernel * self.mask)  # W * M: masked taps never count

@@ -12,7 +12,9 @@ their own loss, such as `course_lib.vae.VAE`).
 
 If a logged loss becomes NaN or inf, training stops with a `FloatingPointError`
 that names the epoch and step, after putting back the weights and optimizer
-state saved at the end of the last good epoch (kept in memory).
+state of the last good epoch's end (kept in memory; before the first epoch
+ends, the state before the first step). When the batch itself holds NaN or
+inf, the error says so: the data is at fault, not the learning rate.
 """
 import time
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 from keras import ops
+
+from course_lib.validate import check_positive_int
 
 
 @dataclass
@@ -79,12 +83,39 @@ def _state_variables(model):
 
 
 def _snapshot(variables):
-    return [ops.convert_to_numpy(v.value) for v in variables]
+    """Host copies of the variables, or None if any is NaN or inf (not a state to go back to)."""
+    values = [ops.convert_to_numpy(v.value) for v in variables]
+    if any(v.dtype.kind == "f" and not np.all(np.isfinite(v)) for v in values):
+        return None
+    return values
 
 
 def _restore(variables, values):
     for variable, value in zip(variables, values):
         variable.assign(value)
+
+
+def _bad_rows(data):
+    """Indices of the rows of `data` (an array, a list of arrays or None) that hold NaN or inf."""
+    parts = data if isinstance(data, (list, tuple)) else [data]
+    bad = np.zeros(_length(data) if data is not None else 0, dtype=bool)
+    for part in parts:
+        values = np.asarray(part) if part is not None else None
+        if values is not None and values.dtype.kind in "fc":
+            bad |= ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    return np.flatnonzero(bad)
+
+
+def _nan_cause(x_batch, y_batch, index, step):
+    """What to blame for a NaN loss: the batch's data when it holds NaN or inf, else the training."""
+    for name, data in (("x", x_batch), ("y", y_batch)):
+        rows = _bad_rows(data)
+        if len(rows):
+            examples = ", ".join(str(i) for i in sorted(index[rows])[:5]) + (", ..." if len(rows) > 5 else "")
+            return (f"Batch {step + 1} of this epoch holds NaN or inf in {name} (examples {examples} of the "
+                    f"epoch's data, after any transform): the data is at fault, not the learning rate. "
+                    f"Find them with np.isfinite and clean or drop them.")
+    return "Try a smaller learning rate."
 
 
 # ----------------------------------------------------------------------------
@@ -111,9 +142,8 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
         training data at the start of every epoch (fresh noise, masks, or a new
         stochastic binarization).
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r} is not allowed: it must be a positive integer.")
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
     if getattr(model, "optimizer", None) is None:
         raise ValueError("the model must be compiled (model.compile(optimizer=...)) before train().")
     n = _length(x)
@@ -124,6 +154,9 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
     history = History()
     steps_per_epoch = -(-n // batch_size)
     variables, good_state, kept_at = None, None, ""
+    if model.built:  # keep the state before the first step (a model built on its first call has none yet)
+        variables = _state_variables(model)
+        good_state, kept_at = _snapshot(variables), "before the first step"
 
     for epoch in range(epochs):
         x_epoch, y_epoch = transform(epoch, x, y) if transform is not None else (x, y)
@@ -134,22 +167,23 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
         totals, started = {}, time.perf_counter()
         for step in range(steps_per_epoch):
             index = order[step * batch_size:(step + 1) * batch_size]
-            logs = model.train_on_batch(_take(x_epoch, index), _take(y_epoch, index), return_dict=True)
+            x_batch, y_batch = _take(x_epoch, index), _take(y_epoch, index)
+            logs = model.train_on_batch(x_batch, y_batch, return_dict=True)
             logs = {name: float(value) for name, value in logs.items()}
-            if variables is None:  # the model and optimizer are built after the first step
+            if variables is None:  # a model built by its first call: its variables exist only now
                 variables = _state_variables(model)
             bad = [name for name, value in logs.items() if not np.isfinite(value)]
             if bad:
-                kept = "left as they are (no good step to go back to)"
+                kept = "left as they are (no finite state to go back to)"
                 if good_state is not None:
                     _restore(variables, good_state)
                     kept = f"restored to those {kept_at}"
                 raise FloatingPointError(
                     f"training stopped: {bad[0]} became {logs[bad[0]]} at epoch {epoch + 1}, "
                     f"step {step + 1} (global step {epoch * steps_per_epoch + step + 1}). "
-                    f"The weights were {kept}. Try a smaller learning rate."
+                    f"The weights were {kept}. {_nan_cause(x_batch, y_batch, index, step)}"
                 )
-            if good_state is None:  # keep the state after the first good step until an epoch ends
+            if not kept_at:  # a model built by its first call: keep the state after it until an epoch ends
                 good_state, kept_at = _snapshot(variables), "after the first step"
             history.log("steps", logs)
             for name, value in logs.items():
@@ -163,5 +197,7 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
             history.log("epochs", val_logs, prefix="val_")
             if verbose:
                 print("  validation: " + ", ".join(f"{k} {v:.4g}" for k, v in val_logs.items()))
-        good_state, kept_at = _snapshot(variables), f"at the end of epoch {epoch + 1}"
+        epoch_state = _snapshot(variables)
+        if epoch_state is not None:  # NaN weights with finite losses are no state to go back to
+            good_state, kept_at = epoch_state, f"at the end of epoch {epoch + 1}"
     return history

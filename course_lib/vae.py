@@ -18,7 +18,8 @@ import numpy as np
 from keras import layers, ops
 
 from course_lib.losses import bernoulli_nll
-from course_lib.validate import check_positive_int, check_positive_ints
+from course_lib.validate import (check_bool, check_halves_exactly, check_image_shape, check_number,
+                                 check_output_shape, check_positive_int, check_positive_ints)
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -74,6 +75,7 @@ def build_dense_encoder(latent_dim, hidden=(512,), n_classes=None, input_shape=I
     """Images (batch, 28, 28, 1) [+ one-hot labels] -> [mu, log_var], each (batch, latent_dim)."""
     check_positive_int("latent_dim", latent_dim)
     hidden = check_positive_ints("hidden", hidden, allow_empty=False)
+    input_shape = check_image_shape("input_shape", input_shape)
     x_in = keras.Input(shape=input_shape, name="x")
     label = _label_input(n_classes)
     h = layers.Flatten()(x_in)  # (batch, 784)
@@ -89,6 +91,7 @@ def build_dense_decoder(latent_dim, hidden=(512,), n_classes=None, output_shape=
     """z (batch, latent_dim) [+ one-hot labels] -> Bernoulli logits (batch, 28, 28, 1)."""
     check_positive_int("latent_dim", latent_dim)
     hidden = check_positive_ints("hidden", hidden, allow_empty=False)
+    output_shape = check_image_shape("output_shape", output_shape)
     z_in = keras.Input(shape=(latent_dim,), name="z")
     label = _label_input(n_classes)
     h = z_in if label is None else layers.Concatenate()([z_in, label])
@@ -106,6 +109,7 @@ def build_conv_encoder(latent_dim, filters=(32, 64), dense_units=256, n_classes=
     check_positive_int("latent_dim", latent_dim)
     filters = check_positive_ints("filters", filters, allow_empty=False)
     check_positive_int("dense_units", dense_units)
+    input_shape = check_image_shape("input_shape", input_shape)
     x_in = keras.Input(shape=input_shape, name="x")
     label = _label_input(n_classes)
     h = x_in
@@ -125,23 +129,19 @@ def build_conv_decoder(latent_dim, filters=(32, 64), dense_units=256, n_classes=
     check_positive_int("latent_dim", latent_dim)
     filters = check_positive_ints("filters", filters, allow_empty=False)
     check_positive_int("dense_units", dense_units)
-    side = output_shape[0] // 2 ** len(filters)
-    if side * 2 ** len(filters) != output_shape[0]:
-        raise ValueError(
-            f"filters={filters!r} is not allowed for images of side {output_shape[0]}: "
-            f"{len(filters)} stride-2 layers must divide it exactly."
-        )
+    output_shape = check_image_shape("output_shape", output_shape)
+    height, width = check_halves_exactly("output_shape", output_shape, len(filters), f"filters={filters!r}")
     z_in = keras.Input(shape=(latent_dim,), name="z")
     label = _label_input(n_classes)
     h = z_in if label is None else layers.Concatenate()([z_in, label])
     h = layers.Dense(dense_units, activation="relu")(h)
-    h = layers.Dense(side * side * filters[-1], activation="relu")(h)
-    h = layers.Reshape((side, side, filters[-1]))(h)  # (batch, 7, 7, 64)
+    h = layers.Dense(height * width * filters[-1], activation="relu")(h)
+    h = layers.Reshape((height, width, filters[-1]))(h)  # (batch, 7, 7, 64)
     for f in reversed(filters):
         h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)  # size doubles
     logits = layers.Conv2D(output_shape[-1], 3, padding="same", name="logits")(h)  # (batch, 28, 28, 1)
     inputs = z_in if label is None else [z_in, label]
-    return keras.Model(inputs, logits, name="conv_decoder")
+    return check_output_shape(keras.Model(inputs, logits, name="conv_decoder"), output_shape, "output_shape")
 
 
 # ----------------------------------------------------------------------------
@@ -158,12 +158,10 @@ class VAE(keras.Model):
 
     def __init__(self, encoder, decoder, beta=1.0, conditional=False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not beta >= 0:
-            raise ValueError(f"beta={beta!r} is not allowed: it must be a number >= 0.")
+        self.beta = check_number("beta", beta, minimum=0)
         self.encoder = encoder
         self.decoder = decoder
-        self.beta = float(beta)
-        self.conditional = bool(conditional)
+        self.conditional = check_bool("conditional", conditional)
         self.sampling = Sampling(seed=seed)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")

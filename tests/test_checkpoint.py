@@ -1,11 +1,17 @@
 """course_lib.checkpoint: exact round trip of weights, optimizer state, extra variables and step."""
 import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 from course_lib import checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _model(seed, units=3):
@@ -79,3 +85,69 @@ def test_wrong_architecture_and_unbuilt_optimizer_are_clear_errors(tmp_path):
         checkpoint.load_checkpoint(path, optimizers={"opt": keras.optimizers.Adam()})
     with pytest.raises(FileNotFoundError):
         checkpoint.load_checkpoint(str(tmp_path / "missing.npz"))
+
+
+def _unreadable_files(folder):
+    """File name -> writer of a file that is no checkpoint save_checkpoint could have written."""
+    good = str(folder / "good.npz")
+    checkpoint.save_checkpoint(good, 3, {"net": _trained(0)})
+    data = open(good, "rb").read()
+    return {
+        "empty.npz": lambda path: open(path, "wb").close(),
+        "truncated.npz": lambda path: open(path, "wb").write(data[: len(data) // 2]),
+        "notes.txt": lambda path: open(path, "w").write("step = 3\nthis is a text file\n"),
+        "one_array.npy": lambda path: np.save(path, np.arange(3)),
+        "other.npz": lambda path: np.savez(path, weights=np.ones(3)),
+    }
+
+
+@pytest.mark.parametrize("name", ["empty.npz", "truncated.npz", "notes.txt", "one_array.npy", "other.npz"])
+def test_a_file_that_is_no_checkpoint_is_one_error_naming_the_file_and_what_to_do(tmp_path, name):
+    path = str(tmp_path / name)
+    _unreadable_files(tmp_path)[name](path)
+    for load in (lambda: checkpoint.load_checkpoint(path, {"net": _model(1)}), lambda: checkpoint.checkpoint_step(path)):
+        with pytest.raises(checkpoint.CheckpointError) as error:
+            load()
+        message = str(error.value)
+        assert path in message and "Delete it" in message and "allow_pickle" not in message
+
+
+def test_loading_is_all_or_nothing(tmp_path):
+    path = str(tmp_path / "run.npz")
+    g, d = _trained(0), _trained(1)
+    checkpoint.save_checkpoint(path, 5, {"generator": g, "discriminator": d}, {"d_optimizer": d.optimizer})
+    g_fresh, d_other = _model(2), _model(3, units=5)  # D of another architecture
+    g_before = [w.copy() for w in g_fresh.get_weights()]
+    with pytest.raises(checkpoint.CheckpointError, match=r"does not fit model 'discriminator'.*Nothing was loaded"):
+        checkpoint.load_checkpoint(path, {"generator": g_fresh, "discriminator": d_other})
+    for got, want in zip(g_fresh.get_weights(), g_before):  # G was checked, and not overwritten
+        np.testing.assert_array_equal(got, want)
+    optimizer = keras.optimizers.Adam(1e-2)
+    with pytest.raises(checkpoint.CheckpointError, match="optimizer 'd_optimizer'"):  # an optimizer for another D
+        checkpoint.load_checkpoint(path, {"generator": g_fresh}, {"d_optimizer": optimizer},
+                                   build_with={"d_optimizer": d_other.trainable_variables})
+    for got, want in zip(g_fresh.get_weights(), g_before):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_the_next_save_removes_the_temp_file_of_a_killed_save(tmp_path):
+    path = str(tmp_path / "run.npz")
+    killed_save = ("import os\nfrom course_lib.checkpoint import atomic_write\n"
+                   f"atomic_write({path!r}, lambda temp: os._exit(1), suffix='.npz')")  # killed mid-save
+    subprocess.run([sys.executable, "-c", killed_save], cwd=str(ROOT), check=False, timeout=120)
+    assert len(os.listdir(tmp_path)) == 1 and os.listdir(tmp_path)[0].startswith(".run.npz.tmp-")
+    running = tmp_path / f".run.npz{checkpoint.TEMP_MARK}{os.getppid()}-abcd.npz"  # a save still in progress
+    running.write_bytes(b"")
+    checkpoint.save_checkpoint(path, 1, {"net": _trained(0)})
+    assert sorted(os.listdir(tmp_path)) == sorted(["run.npz", running.name])
+    assert checkpoint.checkpoint_step(path) == 1
+
+
+def test_checkpoints_get_the_usual_file_permissions(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        path = str(tmp_path / "run.npz")
+        checkpoint.save_checkpoint(path, 1, {"net": _trained(0)})
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644  # 0666 minus the umask, like any new file

@@ -1,4 +1,6 @@
 """The MNIST evaluator: accuracy, outputs against Keras itself, value ranges and the cache."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,30 @@ def test_training_the_judge_twice_from_fresh_state_gives_the_same_weights(tmp_pa
         weights.append([w.copy() for w in judge.model.get_weights()])
     for first, second in zip(*weights):
         np.testing.assert_array_equal(first, second)
+
+
+def test_an_unwritable_cache_is_found_before_training_and_the_model_is_kept_in_memory(monkeypatch, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    folder = blocker / "cache"  # no folder can be made here, not even by root
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(folder))
+    warned_before_training = []
+    real_train = evaluator_module._train
+
+    def train(*args):
+        warned_before_training.append(len(caught))
+        real_train(*args)
+
+    monkeypatch.setattr(evaluator_module, "_train", train)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        judge = evaluator_module.get_evaluator(n_train=256, epochs=1, verbose=False)
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert warned_before_training == [1] and len(messages) == 1
+    assert f"{folder} (COURSE_CACHE_DIR) is not writable" in messages[0] and "kept in memory only" in messages[0]
+    assert not folder.exists()
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "writable"))  # the same judge, trained and saved
+    saved = evaluator_module.get_evaluator(n_train=256, epochs=1, verbose=False)
+    assert len(list((tmp_path / "writable").iterdir())) == 1
+    x = np.random.default_rng(0).uniform(size=(16, 28, 28, 1))
+    np.testing.assert_allclose(judge.predict_proba(x), saved.predict_proba(x), atol=1e-6)  # trained, kept in memory

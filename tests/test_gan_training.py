@@ -184,27 +184,89 @@ def weights_of(optimizer):
     return [np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables]
 
 
-def test_nan_loss_stops_training_and_keeps_the_last_checkpoint(tmp_path):
+def test_nan_loss_raises_and_restores_the_state_of_the_last_checkpoint(tmp_path):
     generator, discriminator = tiny_gan()
     trainer = GANTrainer(generator, discriminator, LATENT_DIM, checkpoint_dir=str(tmp_path), verbose=0)
+    at_step_4 = {}
 
     def poison_at_step_4(trainer, step):
         if step == 4:
+            at_step_4["g"], at_step_4["d"] = weights(generator), weights(discriminator)
             kernel = trainer.generator.layers[0].kernel
             kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
 
-    with pytest.warns(RuntimeWarning, match="NaN/inf at step 5"):
-        history = trainer.train(X_REAL, steps=10, batch_size=16, sample_every=1, on_sample=poison_at_step_4,
-                                checkpoint_every=2)
-    assert trainer.stopped_at == 5 and trainer.step == 4
-    assert len(history["g_loss"]) == 4
     path = os.path.join(str(tmp_path), "gan_checkpoint.npz")
+    losses = r"NaN or inf at step 5 \(d_loss_real=[\d.]+, d_loss_fake=nan, .*g_loss=nan\)"  # the fakes went NaN
+    with pytest.raises(FloatingPointError, match=losses) as error:
+        trainer.train(X_REAL, steps=10, batch_size=16, sample_every=1, on_sample=poison_at_step_4, checkpoint_every=2)
+    assert "put back to step 4" in str(error.value)
+    assert f"The checkpoint {path} (step 4) is unchanged" in str(error.value)
+    assert trainer.stopped_at == 5 and trainer.step == 4
+    assert len(trainer.history["g_loss"]) == 4
     assert checkpoint.checkpoint_step(path) == 4
-    stored = np.load(path)
-    assert all(np.all(np.isfinite(stored[key])) for key in stored.files)
-    assert not np.all(np.isfinite(generator.layers[0].kernel))  # the poisoned weights are live ...
-    assert trainer.restore() == 4  # ... and restore() goes back to the last good state
-    assert all(np.all(np.isfinite(w)) for w in weights(generator) + weights(discriminator))
+    assert_same(weights(generator), at_step_4["g"])  # the live weights are the last finite ones, not NaN
+    assert_same(weights(discriminator), at_step_4["d"])
+
+
+@pytest.mark.parametrize("with_checkpoint_dir", [False, True])
+def test_nan_at_the_first_step_without_checkpoint_puts_back_the_initial_state(tmp_path, with_checkpoint_dir):
+    generator, discriminator = tiny_gan()
+    trainer = GANTrainer(generator, discriminator, LATENT_DIM, verbose=0,
+                         checkpoint_dir=str(tmp_path) if with_checkpoint_dir else None)
+    g0, d0 = weights(generator), weights(discriminator)
+    real_step = trainer.train_step
+
+    def exploding_step(batch_size):  # a step whose update blows up G's weights and whose loss is NaN
+        logs = real_step(batch_size)
+        kernel = generator.layers[0].kernel
+        kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+        return {**logs, "g_loss": np.float32("nan")}
+
+    trainer.train_step = exploding_step
+    with pytest.raises(FloatingPointError, match=r"NaN or inf at step 1 \(.*g_loss=nan") as error:
+        trainer.train(X_REAL, steps=3, batch_size=16)
+    message = str(error.value)
+    assert "put back to step 0" in message
+    assert ("No checkpoint has been written yet" in message) == with_checkpoint_dir
+    assert "checkpoint" not in message.lower() or with_checkpoint_dir  # never a checkpoint that does not exist
+    assert trainer.step == 0 and trainer.history["g_loss"] == []
+    assert_same(weights(generator), g0)
+    assert_same(weights(discriminator), d0)
+    assert int(keras.ops.convert_to_numpy(trainer.d_optimizer.iterations)) == 0  # the optimizers too
+    assert int(keras.ops.convert_to_numpy(trainer.g_optimizer.iterations)) == 0
+    assert all(np.all(np.isfinite(w)) for w in weights_of(trainer.g_optimizer))
+
+
+def image_gan():
+    from course_lib import gan_models
+
+    keras.utils.set_random_seed(0)
+    return gan_models.build_dense_generator(latent_dim=4, hidden=(8,)), gan_models.build_dense_discriminator(hidden=(8,))
+
+
+@pytest.mark.parametrize("x_real, match", [
+    (np.zeros((32, 28, 28), "float32"), r"x_real has shape \(32, 28, 28\), .* \(28, 28, 1\).*x_real\[\.\.\., None\]"),
+    (np.full((32, 28, 28, 1), 255, "uint8"), r"x_real has dtype uint8 \(values 255 to 255\)"),
+    (np.full((32, 28, 28, 1), 255.0, "float32"), r"x_real has values in \[255, 255\], but the generator's tanh"),
+    (np.full((32, 28, 28, 1), np.nan, "float32"), "x_real contains NaN or inf"),
+])
+def test_training_data_unlike_the_generators_samples_is_a_clear_error(x_real, match):
+    trainer = GANTrainer(*image_gan(), 4, verbose=0)
+    with pytest.raises(ValueError, match=match):
+        trainer.train(x_real, steps=1, batch_size=8)
+
+
+def test_conditional_labels_must_fit_the_images_and_the_classes():
+    trainer = ConditionalGANTrainer(*tiny_conditional_gan(3), LATENT_DIM, num_classes=3, verbose=0)
+    with pytest.raises(ValueError, match=r"y_real must hold integer labels in \[0, 2\].*values 0 to 4"):
+        trainer.train(X_REAL, np.arange(len(X_REAL)) % 5, steps=1, batch_size=8)
+    with pytest.raises(ValueError, match="y_real has 10 labels for 256 images"):
+        trainer.train(X_REAL, np.zeros(10, "int64"), steps=1, batch_size=8)
+
+
+def test_restore_without_checkpoint_dir_is_an_error():
+    with pytest.raises(ValueError, match="no checkpoint_dir"):
+        GANTrainer(*tiny_gan(), LATENT_DIM, verbose=0).restore()
 
 
 def test_collapse_warnings_fire_after_patience_steps():

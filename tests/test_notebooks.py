@@ -93,7 +93,8 @@ def test_runner_reports_failing_cell_and_keeps_going(tmp_path, monkeypatch, caps
     assert "01_bad.ipynb FAILED" in out and "ZeroDivisionError" in out and "1 / 0" in out
     assert "| 01_bad | FAILED |" in out and "| 02_good | ok |" in out
     executed = notebooks.read(tmp_path / "out" / "02_good.ipynb")
-    assert executed.cells[0].outputs[0]["text"].strip() == "1"  # the kernel saw fast mode
+    assert executed.cells[1].outputs[0]["text"].strip() == "1"  # the kernel saw fast mode
+    assert "(fast mode)" in executed.cells[0].source and ": ok after" in executed.cells[0].source  # the run's stamp
 
 
 def test_runner_keeps_only_the_last_drawing_of_a_progress_bar():

@@ -108,12 +108,39 @@ def test_inf_in_the_first_epoch_is_reported_with_its_step():
         training.train(model, x, y, epochs=1, batch_size=64, seed=0, verbose=False)
 
 
+def test_nan_at_the_very_first_step_leaves_the_initial_weights_and_optimizer():
+    x, y = linear_problem()
+    model = linear_model()
+    initial = [w.copy() for w in model.get_weights()]
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 1 \(global step 1\).*before the first step") as error:
+        training.train(model, x * 1e30, y, epochs=2, batch_size=16, verbose=False)  # the squared error overflows
+    assert "Try a smaller learning rate" in str(error.value)  # the data is finite: the training is blamed
+    for got, want in zip(model.get_weights(), initial):
+        np.testing.assert_array_equal(got, want)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+
+
+def test_nan_in_the_batch_blames_the_data_and_names_the_batch():
+    x, y = linear_problem(n=64)
+    x[[7, 40]] = np.nan
+    model = linear_model()
+    with pytest.raises(FloatingPointError) as error:
+        training.train(model, x, y, epochs=1, batch_size=64, verbose=False)
+    message = str(error.value)
+    assert "at epoch 1, step 1" in message
+    assert "Batch 1 of this epoch holds NaN or inf in x (examples 7, 40 of the epoch's data" in message
+    assert "the data is at fault, not the learning rate" in message and "smaller learning rate" not in message
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
 def test_bad_arguments_are_explained():
     x, y = linear_problem()
     with pytest.raises(ValueError, match="epochs=0"):
         training.train(linear_model(), x, y, epochs=0)
     with pytest.raises(ValueError, match="batch_size=-1"):
         training.train(linear_model(), x, y, batch_size=-1)
+    with pytest.raises(ValueError, match="epochs=True"):
+        training.train(linear_model(), x, y, epochs=True)
     uncompiled = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="compiled"):
         training.train(uncompiled, x, y)

@@ -129,6 +129,33 @@ def test_resume_restores_the_wgan_exactly(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_a_nan_loss_raises_and_puts_the_wgan_back_to_its_last_finite_state():
+    generator, critic = tiny_wgan()
+    trainer = WGANTrainer(generator, critic, LATENT_DIM, n_critic=2, gradient_penalty=10.0, verbose=0)
+    trainer.good_state_every = 2  # an in-memory copy every 2 steps (100 by default)
+    kept = {}
+
+    def record(trainer, step):
+        kept[step] = (generator.get_weights(), critic.get_weights())
+
+    real_step = trainer.train_step
+
+    def exploding_step(batch_size):  # at step 3 the critic's weights blow up and its loss is NaN
+        logs = real_step(batch_size)
+        if trainer.step == 2:
+            kernel = critic.layers[0].kernel
+            kernel.assign(np.full(kernel.shape, np.inf, dtype="float32"))
+            logs = {**logs, "critic_loss": np.float32("nan")}
+        return logs
+
+    trainer.train_step = exploding_step
+    with pytest.raises(FloatingPointError, match=r"NaN or inf at step 3 \(critic_loss=nan, wasserstein="):
+        trainer.train(X_REAL, steps=5, batch_size=16, sample_every=1, on_sample=record)
+    assert trainer.step == 2 and len(trainer.history["wasserstein"]) == 2
+    for got, want in zip(generator.get_weights() + critic.get_weights(), kept[2][0] + kept[2][1]):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_bad_configurations_are_clear_errors():
     generator, critic = tiny_wgan()
     with pytest.raises(ValueError, match="not both"):
