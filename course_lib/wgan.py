@@ -109,6 +109,8 @@ class WGANTrainer(GANTrainer):
     Give exactly one of clip_value (default 0.01 when neither is given; optimizers
     default to RMSprop(5e-5)) or gradient_penalty (lambda; optimizers default to
     Adam(1e-4, beta_1=0.5, beta_2=0.9)). The critic must have a linear output.
+    Clipping is a `ClipWeights` constraint set on each of the critic's trainable weights;
+    the critic keeps it after training.
 
     history: critic_loss (the minimised L_C + GP), wasserstein (E[C(real)] - E[C(fake)],
     the critic's estimate of W1), gradient_penalty (0 with clipping), g_loss (-E[C(G(z))]).
