@@ -277,6 +277,7 @@ def test_the_average_keeps_its_own_copy_of_batch_norm_statistics():
     generator, discriminator = tiny_gan(batch_norm=True)
     trainer = GANTrainer(generator, discriminator, LATENT_DIM, ema_decay=0.9, verbose=0)
     trainer.train(X_REAL, steps=2, batch_size=16)
+    trainer._ema_update(keras.ops.convert_to_tensor(2.0))  # the update itself, uncompiled, as an eager run would
     moving = [i for i, v in enumerate(generator.weights) if not v.trainable]  # the average holds them at i too
     statistics = [np.array(keras.ops.convert_to_numpy(generator.weights[i])) for i in moving]
     z = np.zeros((3, LATENT_DIM), "float32")
