@@ -1,34 +1,35 @@
-"""Throughput: course_lib's train_on_batch GAN loop vs one fused train_step through fit().
+"""Throughput: course_lib's train_on_batch GAN loop vs one fused, compiled train step, on any backend.
 
-Both sides train the same architecture (the dense MNIST G and D of lesson 06) on the
-same data with the same work per step: a D update on a real batch, a D update on a
-fake batch, then a G update through D (non-saturating loss), each with Adam(2e-4, 0.5),
-and the same logged quantities (D's loss and accuracy on real and on fake, G's loss).
+Both sides train the same architecture (the dense MNIST G and D of lesson 06, or lesson 07's conv
+builders) on the same data with the same work per step: a D update on a real batch, a D update on a
+fake batch, then a G update through D (non-saturating loss), each with Adam(2e-4, 0.5), and the same
+logged quantities (D's loss and accuracy on real and on fake, G's loss), read back to the host every step.
 
     loop   course_lib.gan_training.GANTrainer: 3 train_on_batch calls per step
-    fused  FusedGAN.train_step: the same 3 updates inside one compiled step, fit()
-    split  (with --explain) the fused step's 3 updates as 3 separate compiled calls
-           and no Keras around them: what a loop of separate calls could reach
-           with no per-call overhead at all. fused/split is what running the 3
-           updates concurrently inside one graph is worth; split/loop is what
-           train_on_batch's own work per call costs.
+    fused  FusedGAN.train_step: the same 3 updates inside one compiled function
+           (course_lib.backend.compile: tf.function on TensorFlow, jax.jit on JAX), no Keras around it
+    split  (with --explain) the fused step's 3 updates as 3 separately compiled calls: what a loop of
+           separate calls could reach with no per-call overhead at all. fused/split is what running the
+           3 updates inside one graph is worth; split/loop is what train_on_batch's own work per call costs.
 
-The two run interleaved, in blocks of --steps steps, for --rounds rounds, so that
-load from other processes on a shared CPU hits both alike. Each block is timed from
-the end of its first step to the end of its last one (steady state: tracing and
-fit()'s start-up are left out). Prints steps/s per side and loop/fused.
+The fused and split steps are written the way Keras offers on every backend: the loss as a
+function of the weights' values (`stateless_call`), its gradient (`course_lib.backend.value_and_grad`)
+and the optimizer's `apply`. The contenders run interleaved, in blocks of --steps steps, for
+--rounds rounds, so that load from other processes on a shared CPU hits them alike. Each block is timed
+from the end of its first step to the end of its last one (steady state: tracing is left out). Prints
+steps/s per side and loop/fused. Run it once per backend (KERAS_BACKEND=tensorflow or jax).
 
     python bench/gan_throughput.py                     # full: 8 rounds x 100 steps, batch 128
     COURSE_FAST=1 python bench/gan_throughput.py       # fast: 3 rounds x 20 steps
     python bench/gan_throughput.py --rounds 4 --steps 50 --batch-size 64
-    python bench/gan_throughput.py --inter-op-threads 1    # no op-level parallelism in either
+    python bench/gan_throughput.py --inter-op-threads 1    # TensorFlow: no op-level parallelism
     python bench/gan_throughput.py --models dcgan --rounds 4 --steps 15   # lesson 07's conv G and D
+    KERAS_BACKEND=jax python bench/gan_throughput.py --models dcgan --rounds 4 --steps 15
     python bench/gan_throughput.py --explain           # adds the split contender
 
 The default batch size, 128, is the one lessons 06 and 07 train with in full mode.
 """
 import argparse
-import math
 import os
 import sys
 import time
@@ -39,7 +40,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from course_lib import config, gan_models  # noqa: E402
+from course_lib import backend, config, gan_models  # noqa: E402
 from course_lib.data import load_data  # noqa: E402
 from course_lib.gan_training import GANTrainer  # noqa: E402
 
@@ -48,99 +49,94 @@ def bce(target, p):
     return keras.losses.binary_crossentropy(ops.full(ops.shape(p), target), p)  # -[t log p + (1-t) log(1-p)]
 
 
-class FusedGAN(keras.Model):
-    """The loop's three updates in one compiled train_step (TensorFlow backend)."""
+def update(model, optimizer, loss_fn):
+    """One optimizer step on `model`'s trainable weights for loss_fn(weight values) -> (loss, (aux, updates)).
+
+    `updates`: new values of non-trainable variables (batch-norm statistics, dropout seeds) as
+    [(variable, value)], assigned after the step.
+    """
+    (loss, (aux, updates)), grads = backend.value_and_grad(loss_fn)([v.value for v in model.trainable_variables])
+    optimizer.apply(grads, model.trainable_variables)
+    for variable, value in updates:
+        variable.assign(value)
+    return loss, aux
+
+
+def run(model, weights, x):
+    """model(x, training=True) with the given trainable weights: (output, [(variable, new value)])."""
+    non_trainable = model.non_trainable_variables
+    out, values = model.stateless_call(weights, [v.value for v in non_trainable], x, training=True)
+    return out, list(zip(non_trainable, values))
+
+
+class FusedGAN:
+    """The loop's three updates in one compiled function."""
 
     def __init__(self, generator, discriminator, latent_dim, seed=0):
-        super().__init__()
         self.generator, self.discriminator, self.latent_dim = generator, discriminator, latent_dim
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def compile(self, d_optimizer, g_optimizer):
-        super().compile()
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+        self.compiled_step = backend.compile(self.train_step, self.variables)
 
-    def call(self, z):
-        return self.discriminator(self.generator(z))
+    def variables(self):
+        return [self.seed_generator.state, *self.generator.variables, *self.discriminator.variables,
+                *self.d_optimizer.variables, *self.g_optimizer.variables]
 
-    def _update(self, loss_fn, variables, optimizer):
-        import tensorflow as tf
+    def d_update(self, x, target):
+        def loss(weights):
+            p, updates = run(self.discriminator, weights, x)
+            return ops.mean(bce(target, p)), (p, updates)
 
-        with tf.GradientTape() as tape:
-            loss, p = loss_fn()
-        optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss, p
+        return update(self.discriminator, self.d_optimizer, loss)
 
-    def train_step(self, x_real):
-        batch_size = ops.shape(x_real)[0]
-        d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
-
-        def d_real():
-            p = self.discriminator(x_real, training=True)
-            return ops.mean(bce(1.0, p)), p
-
+    def g_update(self, batch_size):
         z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        x_fake = self.generator(z, training=True)
+        d_weights = [v.value for v in self.discriminator.trainable_variables]
 
-        def d_fake():
-            p = self.discriminator(x_fake, training=True)
-            return ops.mean(bce(0.0, p)), p
+        def loss(weights):
+            x_fake, g_updates = run(self.generator, weights, z)
+            p, d_updates = run(self.discriminator, d_weights, x_fake)  # D's weights are constants here
+            return ops.mean(bce(1.0, p)), (p, g_updates + d_updates)
 
-        def g_loss():
-            z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-            p = self.discriminator(self.generator(z, training=True), training=True)
-            return ops.mean(bce(1.0, p)), p
+        return update(self.generator, self.g_optimizer, loss)[0]
 
-        loss_real, p_real = self._update(d_real, d_vars, self.d_optimizer)
-        loss_fake, p_fake = self._update(d_fake, d_vars, self.d_optimizer)
-        loss_g, _ = self._update(g_loss, g_vars, self.g_optimizer)
+    def real_batch(self, x_all, batch_size):
+        index = keras.random.randint((batch_size,), 0, ops.shape(x_all)[0], seed=self.seed_generator)
+        return ops.take(x_all, index, axis=0)
+
+    def fake_batch(self, batch_size):
+        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return self.generator(z, training=True)
+
+    def train_step(self, x_all, batch_size):
+        loss_real, p_real = self.d_update(self.real_batch(x_all, batch_size), 1.0)
+        loss_fake, p_fake = self.d_update(self.fake_batch(batch_size), 0.0)
+        loss_g = self.g_update(batch_size)
         return {"d_loss_real": loss_real, "d_loss_fake": loss_fake, "g_loss": loss_g,
                 "d_acc_real": ops.mean(ops.cast(p_real > 0.5, "float32")),
                 "d_acc_fake": ops.mean(ops.cast(p_fake <= 0.5, "float32"))}
 
+    def run_step(self, x_all, batch_size):
+        logs = self.compiled_step(x_all, batch_size)
+        return {key: float(value) for key, value in logs.items()}  # one host read per step, like the loop
+
 
 class SplitGAN(FusedGAN):
-    """FusedGAN's three updates as three separately compiled calls (TensorFlow), read once per step."""
+    """FusedGAN's three updates as three separately compiled calls, read once per call."""
 
     def build_steps(self, x_real, batch_size):
-        import tensorflow as tf
-
-        x_real = ops.convert_to_tensor(x_real)  # held on the device, like the loop's data
-
-        d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
-        z_shape = (batch_size, self.latent_dim)
-
-        def d_real():
-            index = keras.random.randint((batch_size,), 0, ops.shape(x_real)[0], seed=self.seed_generator)
-            x_batch = ops.take(x_real, index, axis=0)
-            return self._update(lambda: (ops.mean(bce(1.0, self.discriminator(x_batch, training=True))), None),
-                                d_vars, self.d_optimizer)[0]
-
-        def d_fake():
-            x_fake = self.generator(keras.random.normal(z_shape, seed=self.seed_generator), training=True)
-            return self._update(lambda: (ops.mean(bce(0.0, self.discriminator(x_fake, training=True))), None),
-                                d_vars, self.d_optimizer)[0]
-
-        def g_step():
-            def g_loss():
-                x_fake = self.generator(keras.random.normal(z_shape, seed=self.seed_generator), training=True)
-                return ops.mean(bce(1.0, self.discriminator(x_fake, training=True))), None
-
-            return self._update(g_loss, g_vars, self.g_optimizer)[0]
-
-        self.steps = [tf.function(f) for f in (d_real, d_fake, g_step)]
+        x_all = ops.convert_to_tensor(x_real)  # held on the device, like the loop's data
+        steps = [lambda: self.d_update(self.real_batch(x_all, batch_size), 1.0)[0],
+                 lambda: self.d_update(self.fake_batch(batch_size), 0.0)[0],
+                 lambda: self.g_update(batch_size)]
+        self.steps = [backend.compile(step, self.variables) for step in steps]
 
     def run_step(self):
-        d_real, d_fake, g_step = self.steps
-        return [float(d_real()), float(d_fake()), float(g_step())]  # one host read per call, like the loop
-
-
-class StepClock(keras.callbacks.Callback):
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
-
-    def on_train_begin(self, logs=None):
-        self.times = []
+        return [float(step()) for step in self.steps]  # one host read per call, like the loop
 
 
 def build_pair(latent_dim, seed, tiny=False, models="dense"):
@@ -172,15 +168,12 @@ def time_split(model, steps):
     return (steps - 1) / (times[-1] - times[0])
 
 
-def time_fused(model, x_real, steps, batch_size):
-    """fit() for `steps` steps; x_real is repeated so that one epoch holds them all (else fit stops early)."""
-    copies = math.ceil(steps * batch_size / len(x_real))
-    clock = StepClock()
-    model.fit(np.concatenate([x_real] * copies), batch_size=batch_size, epochs=1, steps_per_epoch=steps,
-              verbose=0, callbacks=[clock], shuffle=True)
-    if len(clock.times) != steps:
-        raise RuntimeError(f"fit() ran {len(clock.times)} steps instead of {steps}")
-    return (steps - 1) / (clock.times[-1] - clock.times[0])
+def time_fused(model, x_all, steps, batch_size):
+    times = []
+    for _ in range(steps):
+        model.run_step(x_all, batch_size)
+        times.append(time.perf_counter())
+    return (steps - 1) / (times[-1] - times[0])
 
 
 def main(argv=None):
@@ -197,10 +190,8 @@ def main(argv=None):
     parser.add_argument("--explain", action="store_true",
                         help="also time the split contender: where the gap between loop and fused comes from")
     args = parser.parse_args(argv)
-    if args.inter_op_threads and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+    if args.inter_op_threads:
+        backend.set_inter_op_threads(args.inter_op_threads)
     config.setup(seed=0)
     data = load_data("mnist", value_range=(-1, 1), verbose=False)
     x_real = data.x_train.astype("float32")  # (N, 28, 28, 1) in [-1, 1]
@@ -209,9 +200,10 @@ def main(argv=None):
     loop.set_data(x_real)
     fused = FusedGAN(*build_pair(args.latent_dim, 0, args.tiny, args.models), args.latent_dim)
     fused.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    x_all = ops.convert_to_tensor(x_real)  # held on the device, like the loop's data
 
     timers = {"loop": lambda steps: time_loop(loop, steps, args.batch_size),
-              "fused": lambda steps: time_fused(fused, x_real, steps, args.batch_size)}
+              "fused": lambda steps: time_fused(fused, x_all, steps, args.batch_size)}
     if args.explain:
         split = SplitGAN(*build_pair(args.latent_dim, 0, args.tiny, args.models), args.latent_dim)
         split.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))

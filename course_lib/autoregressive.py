@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from course_lib import data, training
+from course_lib import backend, data, training
 from course_lib.losses import bernoulli_nll  # noqa: F401  (used here and re-exported)
 
 # ---------------------------------------------------------------------------
@@ -185,27 +185,13 @@ def fit(model, x_gray, labels=None, epochs=1, batch_size=128, learning_rate=1e-3
 # ---------------------------------------------------------------------------
 # Sampling one pixel at a time
 # ---------------------------------------------------------------------------
-def _compile(fn):
-    """jit-compile a step function once, so the 784 calls do not re-trace it."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn)
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return fn
-
-
 def _make_step(model, n_dims, data_shape, conditional):
     def step(x, uniforms, labels, i):
         logits = model(_inputs(x, labels if conditional else None), training=False)
         draw = ops.cast(uniforms < ops.sigmoid(logits), x.dtype)  # x_i ~ Bernoulli(sigmoid(logit_i))
         here = ops.reshape(ops.one_hot(i, n_dims), (1,) + data_shape)  # 1 at position i only
         return here * draw + (1.0 - here) * x  # write pixel i, keep the others
-    return _compile(step)
+    return backend.compile(step, model.variables)  # one graph, so the 784 calls do not re-trace it
 
 
 def sample(model, n=None, data_shape=None, labels=None, x_start=None, start=0, seed=0,

@@ -45,22 +45,9 @@ def set_seed(seed=0):
 
 def gpu_devices():
     """Names of the accelerators the Keras backend can see (empty on a CPU machine)."""
-    import keras
+    from course_lib import backend
 
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return [d.name for d in tf.config.list_physical_devices("GPU")]
-    if backend == "jax":
-        import jax
-
-        return [str(d) for d in jax.devices() if d.platform != "cpu"]
-    if backend == "torch":
-        import torch
-
-        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return []
+    return backend.gpu_devices()
 
 
 def report(seed=None):
@@ -68,17 +55,15 @@ def report(seed=None):
     import keras
     import numpy as np
 
-    backend = keras.backend.backend()
-    versions = f"keras {keras.__version__}, numpy {np.__version__}, python {platform.python_version()}"
-    if backend == "tensorflow":
-        import tensorflow as tf
+    from course_lib import backend
 
-        versions = f"tensorflow {tf.__version__}, " + versions
+    versions = f"{backend.versions()}, keras {keras.__version__}, numpy {np.__version__}, " \
+               f"python {platform.python_version()}"
     with startup_noise.filtered_stderr():  # the first device query is where TensorFlow reports a missing CUDA
         gpus = gpu_devices()
     device = f"GPU: {', '.join(gpus)}" if gpus else "GPU: none (running on CPU)"
     seed_text = f" | seed {seed}" if seed is not None else ""
-    line = f"[course_lib] {mode_name()} mode | backend {backend} ({versions}) | {device}{seed_text}"
+    line = f"[course_lib] {mode_name()} mode | backend {backend.name()} ({versions}) | {device}{seed_text}"
     print(line)
     return line
 

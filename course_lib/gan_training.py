@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from course_lib import backend
 from course_lib.checkpoint import checkpoint_step, load_checkpoint, save_checkpoint
 from course_lib.validate import check_positive_int
 
@@ -118,10 +119,10 @@ class GANTrainer:
         self._compile()
         self.ema_decay = ema_decay
         self.ema_generator = self._clone_generator() if ema_decay else None
-        self._compiled_ema_update = _compiled(self._ema_update)
-        self._compiled_d_batches = _compiled(self._d_batches)
-        self._compiled_g_batch = _compiled(self._g_batch)
-        self._compiled_step_batches = _compiled(self._step_batches)
+        self._compiled_ema_update = _compiled(self._ema_update, self._batch_variables)
+        self._compiled_d_batches = _compiled(self._d_batches, self._batch_variables)
+        self._compiled_g_batch = _compiled(self._g_batch, self._batch_variables)
+        self._compiled_step_batches = _compiled(self._step_batches, self._batch_variables)
         self.fixed_z = self.sample_z(64)  # the same z for every sample grid
 
     # ----- models -------------------------------------------------------------
@@ -152,9 +153,16 @@ class GANTrainer:
         decay = ops.minimum(self.ema_decay, (1.0 + g_updates) / (10.0 + g_updates))  # short memory at first
         trained = {id(v) for v in self.generator.trainable_weights}
         for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
-            ema_var.assign(decay * ema_var + (1.0 - decay) * var if id(var) in trained else var)
+            # ops.copy: on JAX a plain `assign(var)` would share var's buffer, which G's next
+            # train_on_batch or predict donates and deletes ("Array has been deleted").
+            ema_var.assign(decay * ema_var + (1.0 - decay) * var if id(var) in trained else ops.copy(var))
 
     # ----- batches, prepared on the device by one compiled function per update ------
+    def _batch_variables(self):
+        """The Keras variables the compiled functions below read or assign (JAX passes them in and out)."""
+        models = [self.generator] + ([self.ema_generator] if self.ema_generator is not None else [])
+        return [self.seed_generator.state] + [v for model in models for v in model.variables]
+
     def sample_z(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)  # z ~ N(0, I)
 
@@ -463,18 +471,14 @@ def _changed(before, after):
     return any(not (a.shape == b.shape and (a == b).all()) for a, b in zip(before, after))
 
 
-def _compiled(fn):
-    """`fn` as one compiled graph where the backend offers it (TensorFlow), else as it is.
+def _compiled(fn, variables):
+    """`fn` as one compiled graph (course_lib.backend.compile); `variables`: those it reads or assigns.
 
     Preparing a batch (random indices, z, G(z), targets) is a dozen small ops; run
     eagerly, each one costs a Python dispatch, which on a CPU costs more than the
     arithmetic. Compiled, they are one call that never leaves the device.
     """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, reduce_retracing=True)
-    return fn
+    return backend.compile(fn, variables)
 
 
 def _check_real_images(x_real, generator):

@@ -14,8 +14,9 @@ needed. NLL, sampling and completion are shared with lesson 01 and live in
 """
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
+from course_lib import backend
 from course_lib.autoregressive import (  # noqa: F401  (re-exported for the lesson)
     bernoulli_nll,
     complete,
@@ -135,18 +136,14 @@ def build_pixelcnn(image_shape=(28, 28, 1), filters=64, n_blocks=5, first_kernel
 def dependency_map(model, row, col, x, labels=None):
     """|d logit(row, col) / d x| summed over the batch, shape (H, W): which inputs one output sees.
 
-    Gradients need the backend (TensorFlow here); a causal model gives exact
-    zeros at (row, col) and at every later pixel in raster order.
+    The gradient comes from the backend (course_lib.backend.gradient); a causal
+    model gives exact zeros at (row, col) and at every later pixel in raster order.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise NotImplementedError("dependency_map uses tf.GradientTape; run it with the TensorFlow backend")
-    import tensorflow as tf
+    condition = None if labels is None else ops.convert_to_tensor(np.asarray(labels, dtype="float32"))
 
-    x = tf.convert_to_tensor(np.asarray(x, dtype="float32"))
-    inputs_labels = None if labels is None else tf.convert_to_tensor(np.asarray(labels, dtype="float32"))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        logits = model(x if inputs_labels is None else [x, inputs_labels], training=False)
-        target = tf.reduce_sum(logits[:, row, col, :])  # one output pixel, summed over the batch
-    grad = tape.gradient(target, x)  # (batch, H, W, 1)
-    return np.abs(grad.numpy()).sum(axis=(0, 3))  # (H, W)
+    def one_output(x):  # the logit at (row, col), summed over the batch
+        logits = model(x if condition is None else [x, condition], training=False)  # (batch, H, W, 1)
+        return ops.sum(logits[:, row, col, :])
+
+    grad = backend.gradient(one_output, np.asarray(x, dtype="float32"))  # (batch, H, W, 1)
+    return np.abs(ops.convert_to_numpy(grad)).sum(axis=(0, 3))  # (H, W)

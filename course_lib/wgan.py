@@ -13,54 +13,29 @@ Lipschitz continuity is enforced in one of two ways:
         x_hat = alpha x_real + (1 - alpha) x_fake,   alpha ~ U(0, 1) per sample
         GP = lambda * E[(||grad_x C(x_hat)||_2 - 1)^2]
 
-The penalty needs a gradient *inside* the loss, which `train_on_batch` with a plain
-loss cannot express, so the critic is trained by `CriticUpdate`, a small Model whose
-`train_step` generates the fakes, computes L_C (+ GP), applies the update and clips,
-all inside one compiled step. The generator is still trained through the combined
-model z -> C(G(z)) with the critic frozen, as in `GANTrainer`.
+The penalty needs a gradient *inside* the loss. The critic is trained by
+`CriticUpdate`, a small Model whose `compute_loss` computes L_C (+ GP) from a real
+and a fake batch; Keras' own training step, on every backend, differentiates it with
+respect to the critic's weights and applies the optimizer, and the clipping is a
+constraint on each critic weight, which the optimizer applies right after the update.
+The fakes are drawn with the real batches, by the trainer's compiled batch function.
+The generator is still trained through the combined model z -> C(G(z)) with the
+critic frozen, as in `GANTrainer`.
 
-`gradients` is the one backend-specific function (TensorFlow: GradientTape).
+The one gradient outside Keras' step, grad_x C(x), comes from course_lib.backend.
 """
 import keras
 from keras import ops
 
+from course_lib import backend
 from course_lib.gan_training import GANTrainer
 from course_lib.validate import check_positive_int
-
-
-def gradients(loss_fn, sources):
-    """Return (loss, aux) and the gradient of `loss` w.r.t. each tensor/variable in `sources`.
-
-    `loss_fn()` returns (scalar loss, aux). Calls nest: a gradient computed inside
-    `loss_fn` is itself differentiated by the outer call (needed for the penalty).
-    """
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            for source in sources:
-                if not isinstance(source, keras.Variable):  # trainable variables are watched already
-                    tape.watch(source)
-            loss, aux = loss_fn()
-        return (loss, aux), tape.gradient(loss, sources)
-    _require_tensorflow()
-
-
-def _require_tensorflow():
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise NotImplementedError(
-            f"course_lib.wgan's critic step is written for the TensorFlow backend (its train_step and the "
-            f"gradient penalty use tf.GradientTape); this Keras runs on {backend!r}. "
-            f"Set KERAS_BACKEND=tensorflow before importing keras.")
 
 
 def input_gradient(critic, x):
     """grad_x C(x) for every sample of the batch x (same shape as x)."""
     # C acts on each sample separately, so d(sum_i C(x_i)) / d x_i = grad C(x_i).
-    _, (grad,) = gradients(lambda: (ops.sum(critic(x, training=True)), None), [x])
-    return grad
+    return backend.gradient(lambda x: ops.sum(critic(x, training=True)), x)
 
 
 def gradient_penalty(critic, x_real, x_fake, weight, alpha):
@@ -78,40 +53,54 @@ def wasserstein_generator_loss(y_true, y_pred):
     return -ops.mean(y_pred, axis=-1)
 
 
+class ClipWeights(keras.constraints.Constraint):
+    """w <- clip(w, -c, c), applied by the optimizer after every update (after the weight's own constraint)."""
+
+    def __init__(self, clip_value, previous=None):
+        self.clip_value = clip_value
+        self.previous = previous.previous if isinstance(previous, ClipWeights) else previous
+
+    def __call__(self, w):
+        w = self.previous(w) if self.previous is not None else w
+        return ops.clip(w, -self.clip_value, self.clip_value)
+
+
 class CriticUpdate(keras.Model):
-    """`train_on_batch(x_real)` performs one critic update (fakes made inside the step)."""
+    """`train_on_batch((x_real, x_fake))` performs one critic update.
 
-    def __init__(self, critic, generator, latent_dim, clip_value=None, gp_weight=None, seed=0):
-        _require_tensorflow()
+    Keras' training step computes the gradient of `compute_loss` (L_C + GP) with respect
+    to the critic's trainable weights and applies the optimizer. Logs: loss (L_C + GP),
+    wasserstein, gradient_penalty.
+    """
+
+    def __init__(self, critic, gp_weight=None, seed=0):
         super().__init__()
-        self.critic, self.generator, self.latent_dim = critic, generator, latent_dim
-        self.clip_value, self.gp_weight = clip_value, gp_weight
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.critic, self.gp_weight = critic, gp_weight
+        self.seed_generator = keras.random.SeedGenerator(seed)  # alpha of the interpolates
+        self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
+        self.penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
 
-    def call(self, x):
-        return self.critic(x)
+    def call(self, inputs, training=False):
+        """The critic's scores (C(x_real), C(x_fake)) for a (real, fake) pair of batches."""
+        x_real, x_fake = inputs
+        return self.critic(x_real, training=training), self.critic(x_fake, training=training)
 
-    def critic_loss(self, x_real, x_fake):
-        c_real = ops.mean(self.critic(x_real, training=True))
-        c_fake = ops.mean(self.critic(x_fake, training=True))
-        wasserstein = c_real - c_fake  # E[C(x_real)] - E[C(x_fake)], the W1 estimate
+    def critic_loss(self, x_real, x_fake, scores=None):
+        """L_C (+ GP) and its parts; `scores`: (C(x_real), C(x_fake)) when already computed."""
+        c_real, c_fake = scores if scores is not None else self((x_real, x_fake), training=True)
+        wasserstein = ops.mean(c_real) - ops.mean(c_fake)  # E[C(x_real)] - E[C(x_fake)], the W1 estimate
         penalty = ops.zeros(())
         if self.gp_weight:
             alpha = keras.random.uniform((ops.shape(x_real)[0],), seed=self.seed_generator)  # alpha ~ U(0, 1)
             penalty = gradient_penalty(self.critic, x_real, x_fake, self.gp_weight, alpha)
         return -wasserstein + penalty, {"wasserstein": wasserstein, "gradient_penalty": penalty}
 
-    def train_step(self, data):
-        x_real = data[0] if isinstance(data, tuple) else data
-        z = keras.random.normal((ops.shape(x_real)[0], self.latent_dim), seed=self.seed_generator)
-        x_fake = ops.stop_gradient(self.generator(z, training=True))
-        variables = self.critic.trainable_variables
-        (loss, logs), grads = gradients(lambda: self.critic_loss(x_real, x_fake), variables)
-        self.optimizer.apply(grads, variables)
-        if self.clip_value:
-            for variable in variables:  # w <- clip(w, -c, c)
-                variable.assign(ops.clip(variable, -self.clip_value, self.clip_value))
-        return {"critic_loss": loss, **logs}  # critic_loss includes the penalty
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """What Keras' training step differentiates: L_C + GP (x is the (real, fake) pair)."""
+        loss, logs = self.critic_loss(*x, scores=y_pred)
+        self.wasserstein_tracker.update_state(logs["wasserstein"])
+        self.penalty_tracker.update_state(logs["gradient_penalty"])
+        return loss
 
 
 class WGANTrainer(GANTrainer):
@@ -120,6 +109,8 @@ class WGANTrainer(GANTrainer):
     Give exactly one of clip_value (default 0.01 when neither is given; optimizers
     default to RMSprop(5e-5)) or gradient_penalty (lambda; optimizers default to
     Adam(1e-4, beta_1=0.5, beta_2=0.9)). The critic must have a linear output.
+    Clipping is a `ClipWeights` constraint set on each of the critic's trainable weights;
+    the critic keeps it after training.
 
     history: critic_loss (the minimised L_C + GP), wasserstein (E[C(real)] - E[C(fake)],
     the critic's estimate of W1), gradient_penalty (0 with clipping), g_loss (-E[C(G(z))]).
@@ -154,21 +145,25 @@ class WGANTrainer(GANTrainer):
         return keras.optimizers.RMSprop(5e-5)
 
     def _compile(self):
-        self.critic_update = CriticUpdate(self.critic, self.generator, self.latent_dim,
-                                          self.clip_value, self.gp_weight, seed=self._critic_seed)
+        self.critic_update = CriticUpdate(self.critic, self.gp_weight, seed=self._critic_seed)
         self.critic.trainable = True
+        if self.clip_value:
+            for variable in self.critic.trainable_variables:  # w <- clip(w, -c, c) after every update
+                variable.constraint = ClipWeights(self.clip_value, variable.constraint)
         self.critic_update.compile(optimizer=self.d_optimizer)
         self.combined = self._build_combined()
         self.critic.trainable = False
         self.combined.compile(optimizer=self.g_optimizer, loss=wasserstein_generator_loss)
 
     def _d_batches(self, data, batch_size):
-        return self._real_batch(data, batch_size)  # the fakes are made inside the critic's step
+        """(x_real, x_fake) for one critic update: no targets, the loss knows which is which."""
+        return self._real_batch(data, batch_size), self._fake_batch(self._generator_inputs(batch_size))
 
-    def _d_update(self, x_real):
+    def _d_update(self, batches):
         self.critic.trainable = True  # read when the step runs (Keras 3)
-        logs = self.critic_update.train_on_batch(x_real, return_dict=True)
-        return {key: logs[key] for key in ("critic_loss", "wasserstein", "gradient_penalty")}
+        logs = self.critic_update.train_on_batch(batches, return_dict=True)
+        return {"critic_loss": logs["loss"], "wasserstein": logs["wasserstein"],
+                "gradient_penalty": logs["gradient_penalty"]}
 
     def _g_update(self, z, targets):
         self.critic.trainable = False  # targets are unused by the Wasserstein loss

@@ -331,3 +331,20 @@ def test_ema_does_not_change_which_network_each_step_updates():
     ema_before = weights(trainer.ema_generator)
     trainer.d_step(16)
     assert_same(weights(trainer.ema_generator), ema_before)  # only G updates move the average
+
+
+def test_the_average_keeps_its_own_copy_of_batch_norm_statistics():
+    # On JAX, G's train_on_batch and predict hand G's arrays to a compiled step that deletes them. An average
+    # that shared G's batch-norm arrays lost them there (lesson 07: "Array has been deleted" in its predict).
+    generator, discriminator = tiny_gan(batch_norm=True)
+    trainer = GANTrainer(generator, discriminator, LATENT_DIM, ema_decay=0.9, verbose=0)
+    trainer.train(X_REAL, steps=2, batch_size=16)
+    trainer._ema_update(keras.ops.convert_to_tensor(2.0))  # the update itself, uncompiled, as an eager run would
+    moving = [i for i, v in enumerate(generator.weights) if not v.trainable]  # the average holds them at i too
+    statistics = [np.array(keras.ops.convert_to_numpy(generator.weights[i])) for i in moving]
+    z = np.zeros((3, LATENT_DIM), "float32")
+    generator.predict(z, verbose=0)
+    copied = [np.array(keras.ops.convert_to_numpy(trainer.ema_generator.weights[i])) for i in moving]
+    assert len(copied) == 2 and all(np.abs(s).sum() > 0 for s in statistics)  # the moving mean and variance
+    assert_same(copied, statistics)
+    assert np.all(np.isfinite(trainer.ema_generator.predict(z, verbose=0)))
