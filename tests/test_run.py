@@ -35,8 +35,7 @@ def test_dead_kernel_fails_its_lesson_with_the_cell_and_the_others_run_with_prog
     assert partial.cells[1].outputs[0]["text"] == "before\n" and partial.cells[3].outputs == []
     # while the sleep ran: lines naming the lesson, the cell, the time in the lesson and in the cell
     lines = re.findall(r"  \.\.\. 02_slow: \d+s in, at code cell 1 of 2 \(`import time`\), this cell for (\d)s", out)
-    assert lines and max(int(s) for s in lines) >= 2, out
-    assert len(out.splitlines()) < 80  # a line every 0.5 s here; every 60 s by default
+    assert lines and max(int(s) for s in lines) >= 2, out  # a line every 0.5 s here (60 s by default)
 
 
 def test_ctrl_c_prints_interrupted_the_table_so_far_and_keeps_the_partial_notebook(tmp_path):
