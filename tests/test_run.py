@@ -43,8 +43,8 @@ def test_ctrl_c_prints_interrupted_the_table_so_far_and_keeps_the_partial_notebo
     write_notebooks(solutions, **{
         "01_ok": ["print(1)"],
         "02_stopped": ["print('started')",
-                       "import os, signal, time\nos.kill(os.getppid(), signal.SIGINT)  # Ctrl-C, as a terminal sends it\n"
-                       "time.sleep(300)"],
+                       "import os, signal, time\n"
+                       "os.kill(os.getppid(), signal.SIGINT)  # Ctrl-C, as a terminal sends it\ntime.sleep(300)"],
         "03_later": ["print(3)"],
     })
     script = (f"import sys\nfrom pathlib import Path\nfrom course_lib import run\n"
