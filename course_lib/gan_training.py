@@ -286,8 +286,8 @@ class GANTrainer:
         """Every variable of the run: models, optimizers (built now if still lazy) and random states."""
         self._build_optimizers()
         models, optimizers, variables = self._state()
-        return ([v for m in models.values() for v in m.variables] + [v for o in optimizers.values() for v in o.variables]
-                + list(variables.values()))
+        return ([v for model in models.values() for v in model.variables]
+                + [v for optimizer in optimizers.values() for v in optimizer.variables] + list(variables.values()))
 
     def _keep_good_state(self):
         """Copy every variable to host memory, unless one is NaN or inf: the state a NaN loss rolls back to."""
@@ -495,8 +495,8 @@ def _check_real_images(x_real, generator):
     if not np.all(np.isfinite(x)):
         raise ValueError("x_real contains NaN or inf: clean the data (np.isfinite) before training.")
     if _output_activation(generator) is keras.activations.tanh and x.size and (x.min() < -1.001 or x.max() > 1.001):
-        raise ValueError(f"x_real has values in [{x.min():.4g}, {x.max():.4g}], but the generator's tanh output lies in "
-                         f"[-1, 1]: scale the data to [-1, 1], e.g. load_data(value_range=(-1, 1)).")
+        raise ValueError(f"x_real has values in [{x.min():.4g}, {x.max():.4g}], but the generator's tanh output "
+                         f"lies in [-1, 1]: scale the data to [-1, 1], e.g. load_data(value_range=(-1, 1)).")
 
 
 def _output_sample_shape(model):

@@ -95,8 +95,9 @@ def execute(path, out_dir, timeout, progress_every=60, stamp=""):
     """
     nb = nbformat.read(str(path), as_version=4)
     progress = Progress(nb)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", on_cell_execute=progress.on_cell_execute,
-                            on_cell_executed=progress.on_cell_executed, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_execute=progress.on_cell_execute, on_cell_executed=progress.on_cell_executed)
     loop = asyncio.new_event_loop()
     run = loop.create_task(client.async_execute())
     failure = []

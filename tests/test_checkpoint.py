@@ -105,7 +105,8 @@ def _unreadable_files(folder):
 def test_a_file_that_is_no_checkpoint_is_one_error_naming_the_file_and_what_to_do(tmp_path, name):
     path = str(tmp_path / name)
     _unreadable_files(tmp_path)[name](path)
-    for load in (lambda: checkpoint.load_checkpoint(path, {"net": _model(1)}), lambda: checkpoint.checkpoint_step(path)):
+    loads = (lambda: checkpoint.load_checkpoint(path, {"net": _model(1)}), lambda: checkpoint.checkpoint_step(path))
+    for load in loads:
         with pytest.raises(checkpoint.CheckpointError) as error:
             load()
         message = str(error.value)

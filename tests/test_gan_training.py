@@ -241,7 +241,8 @@ def image_gan():
     from course_lib import gan_models
 
     keras.utils.set_random_seed(0)
-    return gan_models.build_dense_generator(latent_dim=4, hidden=(8,)), gan_models.build_dense_discriminator(hidden=(8,))
+    generator = gan_models.build_dense_generator(latent_dim=4, hidden=(8,))  # a tanh output
+    return generator, gan_models.build_dense_discriminator(hidden=(8,))
 
 
 @pytest.mark.parametrize("x_real, match", [

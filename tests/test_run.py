@@ -35,8 +35,7 @@ def test_dead_kernel_fails_its_lesson_with_the_cell_and_the_others_run_with_prog
     assert partial.cells[1].outputs[0]["text"] == "before\n" and partial.cells[3].outputs == []
     # while the sleep ran: lines naming the lesson, the cell, the time in the lesson and in the cell
     lines = re.findall(r"  \.\.\. 02_slow: \d+s in, at code cell 1 of 2 \(`import time`\), this cell for (\d)s", out)
-    assert lines and max(int(s) for s in lines) >= 2, out
-    assert len(out.splitlines()) < 80  # a line every 0.5 s here; every 60 s by default
+    assert lines and max(int(s) for s in lines) >= 2, out  # a line every 0.5 s here (60 s by default)
 
 
 def test_ctrl_c_prints_interrupted_the_table_so_far_and_keeps_the_partial_notebook(tmp_path):
@@ -44,8 +43,8 @@ def test_ctrl_c_prints_interrupted_the_table_so_far_and_keeps_the_partial_notebo
     write_notebooks(solutions, **{
         "01_ok": ["print(1)"],
         "02_stopped": ["print('started')",
-                       "import os, signal, time\nos.kill(os.getppid(), signal.SIGINT)  # Ctrl-C, as a terminal sends it\n"
-                       "time.sleep(300)"],
+                       "import os, signal, time\n"
+                       "os.kill(os.getppid(), signal.SIGINT)  # Ctrl-C, as a terminal sends it\ntime.sleep(300)"],
         "03_later": ["print(3)"],
     })
     script = (f"import sys\nfrom pathlib import Path\nfrom course_lib import run\n"
