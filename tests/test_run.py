@@ -47,7 +47,10 @@ def test_ctrl_c_prints_interrupted_the_table_so_far_and_keeps_the_partial_notebo
                        "os.kill(os.getppid(), signal.SIGINT)  # Ctrl-C, as a terminal sends it\ntime.sleep(300)"],
         "03_later": ["print(3)"],
     })
-    script = (f"import sys\nfrom pathlib import Path\nfrom course_lib import run\n"
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored: put Ctrl-C back, so
+    # that the test does not depend on how the suite was started (it hung under `nohup pytest &`).
+    script = (f"import signal, sys\nfrom pathlib import Path\nfrom course_lib import run\n"
+              f"signal.signal(signal.SIGINT, signal.default_int_handler)\n"
               f"run.SOLUTIONS = Path({str(solutions)!r})\n"
               f"sys.exit(run.main(['--fast', '--out', {str(out_dir)!r}]))")
     result = subprocess.run([sys.executable, "-c", script], cwd=str(run.ROOT), capture_output=True, text=True,
