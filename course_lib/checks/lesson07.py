@@ -2,6 +2,7 @@
 import numpy as np
 
 from course_lib.checks.core import CheckFailed, call_student, expect_close, passed
+from course_lib.checks.models import build_student_model, outputs_with_same_random_weights
 
 # The lecture's GAN(...) configuration (deck 003) and the parameter counts of its model summaries.
 LECTURE_G = dict(latent_dim=100, initial_shape=(7, 7, 64), filters=[128, 64, 64, 1], kernel_sizes=[5, 5, 5, 5],
@@ -14,13 +15,7 @@ BATCH_NORM_PARAMS = 12_544 + 512 + 256 + 256  # the four BatchNormalization laye
 
 
 def _build_model(build, exercise):
-    import keras
-
-    model = call_student(build, exercise=exercise)
-    if not isinstance(model, keras.Model):
-        raise CheckFailed(f"{exercise}: your function returned {type(model).__name__}; it should return the "
-                          "keras.Model (keras.Model(inputs, outputs)).")
-    return model
+    return build_student_model(build, exercise=exercise)
 
 
 def _trainable_count(model):
@@ -28,22 +23,8 @@ def _trainable_count(model):
 
 
 def _same_function(student, reference, inputs, what, hint):
-    """Give both models the same random weights and compare the two forward passes."""
-    import keras
-
-    student_shapes = [tuple(w.shape) for w in student.weights]
-    reference_shapes = [tuple(w.shape) for w in reference.weights]
-    if student_shapes != reference_shapes:
-        raise CheckFailed(f"{what}: your weights, in the order the layers are built, have shapes {student_shapes}; "
-                          f"the lecture's model has {reference_shapes}. {hint}")
-    # Random weights, not the fresh ones: a fresh batch norm is the identity and would hide where it sits.
-    rng = np.random.default_rng(0)
-    weights = [rng.uniform(0.5, 1.5, shape) if len(shape) == 1
-               else rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape) for shape in student_shapes]
-    student.set_weights(weights)
-    reference.set_weights(weights)
-    got = keras.ops.convert_to_numpy(student(inputs, training=False))
-    want = keras.ops.convert_to_numpy(reference(inputs, training=False))
+    """Same random weights in both models, then the same outputs on the same input."""
+    got, want = outputs_with_same_random_weights(student, reference, inputs, what, hint)
     if got.shape == want.shape and not np.allclose(got, want, atol=1e-4, rtol=1e-3):
         if np.allclose(np.tanh(got), want, atol=1e-4, rtol=1e-3):
             raise CheckFailed(f"{what}: your output is the lecture's model's output before its tanh: end the "
