@@ -141,7 +141,7 @@ def test_train_step_logs_reconstruction_and_kl_separately():
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_conditional_builders_take_labels(kind):
     sizes = {"hidden": (8,)} if kind == "dense" else {"filters": (4, 8), "dense_units": 8}
-    model = vae.build_vae(2, kind=kind, n_classes=10, seed=0, **sizes)
+    model = vae.build_vae(2, kind=kind, num_classes=10, seed=0, **sizes)
     x = np.zeros((3, 28, 28, 1), np.float32)
     y = keras.utils.to_categorical([0, 1, 2], 10)
     out = model([x, y])
@@ -191,7 +191,7 @@ def judge():
 def test_cvae_generates_the_requested_digit(judge):
     d = data.load_data(one_hot=True, verbose=False)
     keras.utils.set_random_seed(0)
-    model = vae.build_vae(2, kind="dense", hidden=(256,), n_classes=10, seed=0)
+    model = vae.build_vae(2, kind="dense", hidden=(256,), num_classes=10, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     training.train(model, [d.x_train, d.y_train], epochs=4, batch_size=100, verbose=False)
     labels = np.repeat(np.arange(10), 20)

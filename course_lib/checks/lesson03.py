@@ -20,7 +20,7 @@ def _case(seed, n=3, patch=6):
 
 
 def check_masked_reconstruction_loss(masked_reconstruction_loss):
-    """masked_reconstruction_loss(x, x_hat, mask) -> (batch,): mean BCE over the masked pixels of each image."""
+    """masked_reconstruction_loss(x, x_hat, mask) -> (N,): mean BCE over the masked pixels of each image."""
     exercise = "Exercise 1 (masked_reconstruction_loss)"
     for seed in range(3):
         x, x_hat, mask = _case(seed)
