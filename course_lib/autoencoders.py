@@ -16,9 +16,13 @@ from course_lib.validate import (check_halves_exactly, check_image_shape, check_
 IMAGE_SHAPE = (28, 28, 1)
 
 
-def _join(encoder, decoder, name):
+def join(encoder, decoder, name="autoencoder"):
+    """One model x -> decoder(encoder(x)) that shares the two models' weights."""
     x_in = keras.Input(shape=encoder.input_shape[1:])
     return keras.Model(x_in, decoder(encoder(x_in)), name=name)
+
+
+_join = join
 
 
 # ----------------------------------------------------------------------------

@@ -41,8 +41,7 @@ def outputs_with_same_random_weights(student, reference, inputs, what, hint="", 
         raise CheckFailed(f"{what}: your weights, in the order the layers are built, have shapes {student_shapes}; "
                           f"they should be {reference_shapes}. {hint}".strip())
     rng = np.random.default_rng(seed)
-    weights = [rng.uniform(0.5, 1.5, shape) if len(shape) == 1
-               else rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape) for shape in student_shapes]
+    weights = [_random_weight(rng, w) for w in student.weights]
     student.set_weights(weights)
     reference.set_weights(weights)
 
@@ -52,3 +51,13 @@ def outputs_with_same_random_weights(student, reference, inputs, what, hint="", 
             return [keras.ops.convert_to_numpy(o) for o in out]
         return keras.ops.convert_to_numpy(out)
     return run(student), run(reference)
+
+
+def _random_weight(rng, variable):
+    """Kernels ~ N(0, 1/fan_in); biases and batch-norm shifts and means ~ N(0, 1); scales and variances > 0."""
+    shape, name = tuple(variable.shape), variable.path
+    if len(shape) > 1:
+        return rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape)
+    if "variance" in name or "gamma" in name:
+        return rng.uniform(0.5, 1.5, shape)
+    return rng.normal(0, 1, shape)
