@@ -22,9 +22,6 @@ def join(encoder, decoder, name="autoencoder"):
     return keras.Model(x_in, decoder(encoder(x_in)), name=name)
 
 
-_join = join
-
-
 # ----------------------------------------------------------------------------
 # Dense and convolutional autoencoders
 # ----------------------------------------------------------------------------
@@ -46,7 +43,7 @@ def build_dense_autoencoder(bottleneck_dim, hidden=(256,), input_shape=IMAGE_SHA
         h = layers.Dense(units, activation="relu")(h)
     h = layers.Dense(int(np.prod(input_shape)), activation="sigmoid")(h)
     decoder = keras.Model(z_in, layers.Reshape(input_shape)(h), name=f"dense_decoder_{bottleneck_dim}")
-    return _join(encoder, decoder, f"dense_autoencoder_{bottleneck_dim}"), encoder, decoder
+    return join(encoder, decoder, f"dense_autoencoder_{bottleneck_dim}"), encoder, decoder
 
 
 def build_conv_autoencoder(bottleneck_dim=2, filters=(32, 64), input_shape=IMAGE_SHAPE):
@@ -69,7 +66,7 @@ def build_conv_autoencoder(bottleneck_dim=2, filters=(32, 64), input_shape=IMAGE
         h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)  # height and width double
     out = layers.Conv2D(input_shape[-1], 3, padding="same", activation="sigmoid")(h)
     decoder = check_output_shape(keras.Model(z_in, out, name="conv_decoder"), input_shape, "input_shape")
-    return _join(encoder, decoder, "conv_autoencoder"), encoder, decoder
+    return join(encoder, decoder, "conv_autoencoder"), encoder, decoder
 
 
 # ----------------------------------------------------------------------------
@@ -120,7 +117,7 @@ def stack_autoencoder(pairs, input_shape=IMAGE_SHAPE):
     for _, decode in reversed(pairs):
         h = decode(h)
     decoder = keras.Model(z_in, layers.Reshape(input_shape)(h), name="stacked_decoder")
-    return _join(encoder, decoder, "stacked_autoencoder"), encoder, decoder
+    return join(encoder, decoder, "stacked_autoencoder"), encoder, decoder
 
 
 # ----------------------------------------------------------------------------
