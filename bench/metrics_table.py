@@ -39,12 +39,7 @@ def settings(args):
 
 def train_generators(s, x_train, y_train):
     """Train the four generators as the lesson does; returns ({name: sampler}, {name: seconds})."""
-    g_config = dict(initial_shape=config.choose(full=(7, 7, 128), fast=(7, 7, 32)),
-                    filters=config.choose(full=[128, 64, 1], fast=[32, 1]),
-                    kernel_sizes=config.choose(full=[5, 5, 5], fast=[3, 3]),
-                    upsample=config.choose(full=[2, 2, 1], fast=[2, 2]), batch_norm_momentum=0.9, activation="relu")
-    d_config = dict(filters=config.choose(full=[64, 128], fast=[16, 32]),
-                    kernel_sizes=config.choose(full=[5, 5], fast=[3, 3]), strides=[2, 2], activation="leaky_relu")
+    g_config, d_config = gan_models.dcgan_config()  # the DCGAN of lessons 07, 08 and 10
     latent_dim, batch_size, x_pm = s["latent_dim"], s["batch_size"], 2.0 * x_train - 1.0
     timings = {}
 
@@ -57,20 +52,20 @@ def train_generators(s, x_train, y_train):
 
     start = time.perf_counter()
     dcgan = GANTrainer(gan_models.build_conv_generator(latent_dim, **g_config),
-                       gan_models.build_conv_discriminator(dropout=0.3, **d_config), latent_dim, seed=0)
+                       gan_models.build_conv_discriminator(**d_config), latent_dim, seed=0)
     dcgan.train(x_pm, s["gan_steps"], batch_size=batch_size)
     timings["DCGAN"] = time.perf_counter() - start
 
     start = time.perf_counter()
     cgan = ConditionalGANTrainer(gan_models.build_conditional_generator(latent_dim, **g_config),
-                                 gan_models.build_conditional_discriminator(dropout=0.3, **d_config),
+                                 gan_models.build_conditional_discriminator(**d_config),
                                  latent_dim, num_classes=10, seed=0)
     cgan.train(x_pm, y_train, s["gan_steps"], batch_size=batch_size)
     timings["cGAN"] = time.perf_counter() - start
 
     start = time.perf_counter()
     wgan = WGANTrainer(gan_models.build_conv_generator(latent_dim, **g_config),
-                       gan_models.build_conv_discriminator(dropout=0.0, output_activation=None, **d_config),
+                       gan_models.build_conv_discriminator(output_activation=None, **dict(d_config, dropout=0.0)),
                        latent_dim, n_critic=5, gradient_penalty=10.0, seed=0)
     wgan.train(x_pm, s["wgan_steps"], batch_size=batch_size)
     timings["WGAN-GP"] = time.perf_counter() - start

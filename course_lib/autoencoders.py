@@ -1,7 +1,7 @@
 """Plain autoencoders for lesson 03: dense, convolutional, stacked, denoising, context.
 
 Every builder returns three models that share weights:
-`(autoencoder, encoder, decoder)`, with images (batch, 28, 28, 1) in [0, 1] in
+`(autoencoder, encoder, decoder)`, with images (N, 28, 28, 1) in [0, 1] in
 and pixel intensities (sigmoid outputs) out. Compile the autoencoder with a
 pixel loss (binary cross-entropy or mean squared error) and train it with
 `course_lib.training.train(autoencoder, x_input, x_target)`.
@@ -16,7 +16,8 @@ from course_lib.validate import (check_halves_exactly, check_image_shape, check_
 IMAGE_SHAPE = (28, 28, 1)
 
 
-def _join(encoder, decoder, name):
+def join(encoder, decoder, name="autoencoder"):
+    """One model x -> decoder(encoder(x)) that shares the two models' weights."""
     x_in = keras.Input(shape=encoder.input_shape[1:])
     return keras.Model(x_in, decoder(encoder(x_in)), name=name)
 
@@ -30,10 +31,10 @@ def build_dense_autoencoder(bottleneck_dim, hidden=(256,), input_shape=IMAGE_SHA
     hidden = check_positive_ints("hidden", hidden)
     input_shape = check_image_shape("input_shape", input_shape)
     x_in = keras.Input(shape=input_shape)
-    h = layers.Flatten()(x_in)  # (batch, 784)
+    h = layers.Flatten()(x_in)  # (N, 784)
     for units in hidden:
         h = layers.Dense(units, activation="relu")(h)
-    code = layers.Dense(bottleneck_dim, name="code")(h)  # (batch, bottleneck_dim)
+    code = layers.Dense(bottleneck_dim, name="code")(h)  # (N, bottleneck_dim)
     encoder = keras.Model(x_in, code, name=f"dense_encoder_{bottleneck_dim}")
 
     z_in = keras.Input(shape=(bottleneck_dim,))
@@ -42,7 +43,7 @@ def build_dense_autoencoder(bottleneck_dim, hidden=(256,), input_shape=IMAGE_SHA
         h = layers.Dense(units, activation="relu")(h)
     h = layers.Dense(int(np.prod(input_shape)), activation="sigmoid")(h)
     decoder = keras.Model(z_in, layers.Reshape(input_shape)(h), name=f"dense_decoder_{bottleneck_dim}")
-    return _join(encoder, decoder, f"dense_autoencoder_{bottleneck_dim}"), encoder, decoder
+    return join(encoder, decoder, f"dense_autoencoder_{bottleneck_dim}"), encoder, decoder
 
 
 def build_conv_autoencoder(bottleneck_dim=2, filters=(32, 64), input_shape=IMAGE_SHAPE):
@@ -60,12 +61,12 @@ def build_conv_autoencoder(bottleneck_dim=2, filters=(32, 64), input_shape=IMAGE
 
     z_in = keras.Input(shape=(bottleneck_dim,))
     h = layers.Dense(height * width * filters[-1], activation="relu")(z_in)
-    h = layers.Reshape((height, width, filters[-1]))(h)  # (batch, 7, 7, 64)
+    h = layers.Reshape((height, width, filters[-1]))(h)  # (N, 7, 7, 64)
     for f in reversed(filters):
         h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)  # height and width double
     out = layers.Conv2D(input_shape[-1], 3, padding="same", activation="sigmoid")(h)
     decoder = check_output_shape(keras.Model(z_in, out, name="conv_decoder"), input_shape, "input_shape")
-    return _join(encoder, decoder, "conv_autoencoder"), encoder, decoder
+    return join(encoder, decoder, "conv_autoencoder"), encoder, decoder
 
 
 # ----------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def stack_autoencoder(pairs, input_shape=IMAGE_SHAPE):
     for _, decode in reversed(pairs):
         h = decode(h)
     decoder = keras.Model(z_in, layers.Reshape(input_shape)(h), name="stacked_decoder")
-    return _join(encoder, decoder, "stacked_autoencoder"), encoder, decoder
+    return join(encoder, decoder, "stacked_autoencoder"), encoder, decoder
 
 
 # ----------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def apply_mask(x, mask, fill=0.0):
 
 
 def pack_target(x, mask):
-    """Clean image and mask as one target (batch, 28, 28, 2), for `context_loss`."""
+    """Clean image and mask as one target (N, 28, 28, 2), for `context_loss`."""
     return np.concatenate([x, mask], axis=-1).astype(np.float32)
 
 
@@ -162,7 +163,7 @@ def context_loss(y_true, y_pred):
     """
     x, mask = y_true[..., :1], y_true[..., 1:]
     x_hat = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
-    bce = -(x * ops.log(x_hat) + (1.0 - x) * ops.log(1.0 - x_hat))  # (batch, 28, 28, 1)
+    bce = -(x * ops.log(x_hat) + (1.0 - x) * ops.log(1.0 - x_hat))  # (N, 28, 28, 1)
     return ops.sum(mask * bce, axis=(1, 2, 3)) / ops.maximum(ops.sum(mask, axis=(1, 2, 3)), 1.0)
 
 

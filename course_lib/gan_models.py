@@ -10,6 +10,8 @@ Every builder returns an uncompiled `keras.Model`; the trainers in
 - Conditional G(z | y) and D(x | y) (lesson 08): inputs `[z, y]` and `[x, y]`
   with integer labels `y`, fed to the network as a one-hot vector or an
   embedding.
+- `dcgan_config`: the one DCGAN configuration that lessons 07, 08, 10 and
+  `bench/metrics_table.py` share.
 - `conv_matrix`: a small convolution written as a matrix C, so that C^T is the
   transposed convolution (lesson 07's demonstration).
 
@@ -23,6 +25,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from course_lib import config
 from course_lib.validate import check_image_shape, check_positive_int, check_positive_ints
 
 UPSAMPLE_MODES = ("transpose", "upsampling")
@@ -224,6 +227,32 @@ def build_conv_discriminator(image_shape=(28, 28, 1), filters=(64, 64, 128, 128)
     x = keras.Input(tuple(image_shape), name="x")
     out = _conv_discriminator_body(x, filters, kernel_sizes, strides, dropout, activation, output_activation)
     return keras.Model(x, out, name="conv_discriminator")
+
+
+def dcgan_config():
+    """The course's DCGAN sizes, as `(g_config, d_config)` keyword dictionaries.
+
+    Lessons 07, 08, 10 and bench/metrics_table.py build their conv G and D from these
+    (full-mode sizes, or the smaller fast-mode ones under COURSE_FAST=1):
+    `build_conv_generator(latent_dim, **g_config)`, `build_conv_discriminator(**d_config)`.
+    A WGAN critic takes `dict(d_config, dropout=0.0)`.
+    """
+    g_config = dict(
+        initial_shape=config.choose(full=(7, 7, 128), fast=(7, 7, 32)),
+        filters=config.choose(full=[128, 64, 1], fast=[32, 1]),
+        kernel_sizes=config.choose(full=[5, 5, 5], fast=[3, 3]),
+        upsample=config.choose(full=[2, 2, 1], fast=[2, 2]),
+        batch_norm_momentum=0.9,
+        activation="relu",
+    )
+    d_config = dict(
+        filters=config.choose(full=[64, 128], fast=[16, 32]),
+        kernel_sizes=config.choose(full=[5, 5], fast=[3, 3]),
+        strides=[2, 2],
+        dropout=0.3,
+        activation="leaky_relu",
+    )
+    return g_config, d_config
 
 
 # --------------------------------------------------------------------------

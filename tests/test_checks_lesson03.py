@@ -45,3 +45,53 @@ def test_check_names_plausible_mistakes():
         return ops.sum(mask * (x - x_hat) ** 2, axis=(1, 2, 3)) / ops.sum(mask, axis=(1, 2, 3))
     with pytest.raises(CheckFailed, match="masked loss for test case 1"):
         lesson03.check_masked_reconstruction_loss(mse)
+
+
+# ---- the dense encoder and decoder (exercises 1 and 2) -------------------------------------------
+import keras  # noqa: E402
+
+
+def make_encoder(code_activation=None):
+    def build(bottleneck_dim, hidden):
+        x = keras.Input((28, 28, 1))
+        h = keras.layers.Flatten()(x)
+        for units in hidden:
+            h = keras.layers.Dense(units, activation="relu")(h)
+        return keras.Model(x, keras.layers.Dense(bottleneck_dim, activation=code_activation)(h))
+    return build
+
+
+def make_decoder(last="sigmoid", mirror=True, reshape=True):
+    def build(bottleneck_dim, hidden):
+        z = keras.Input((bottleneck_dim,))
+        h = z
+        for units in (reversed(hidden) if mirror else hidden):
+            h = keras.layers.Dense(units, activation="relu")(h)
+        h = keras.layers.Dense(784, activation=last)(h)
+        return keras.Model(z, keras.layers.Reshape((28, 28, 1))(h) if reshape else h)
+    return build
+
+
+def test_encoder_check():
+    lesson03.check_encoder(make_encoder())
+    lesson03.check_encoder(lambda d, hidden: ae.build_dense_autoencoder(d, hidden=hidden)[1])
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        lesson03.check_encoder(stub)
+    with pytest.raises(CheckFailed, match="never negative.*relu"):
+        lesson03.check_encoder(make_encoder(code_activation="relu"))
+    with pytest.raises(CheckFailed, match="your code for the same weights"):
+        lesson03.check_encoder(make_encoder(code_activation="sigmoid"))
+    with pytest.raises(CheckFailed, match="returned tuple"):  # the three models of the library builder
+        lesson03.check_encoder(lambda d, hidden: ae.build_dense_autoencoder(d, hidden=hidden))
+
+
+def test_decoder_check():
+    lesson03.check_decoder(make_decoder())
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        lesson03.check_decoder(stub)
+    with pytest.raises(CheckFailed, match="no sigmoid"):
+        lesson03.check_decoder(make_decoder(last=None))
+    with pytest.raises(CheckFailed, match="mirrors the encoder"):
+        lesson03.check_decoder(make_decoder(mirror=False))
+    with pytest.raises(CheckFailed, match="should have \\(None, 28, 28, 1\\)"):
+        lesson03.check_decoder(make_decoder(reshape=False))

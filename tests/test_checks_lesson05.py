@@ -9,8 +9,8 @@ def stub(*args):
     raise NotImplementedError("Exercise 1: not written yet")
 
 
-def solution(x, z, labels, n_classes):
-    one_hot = ops.one_hot(labels, n_classes)
+def solution(x, z, labels, num_classes):
+    one_hot = ops.one_hot(labels, num_classes)
     x_flat = ops.reshape(x, (ops.shape(x)[0], -1))
     return ops.concatenate([x_flat, one_hot], axis=-1), ops.concatenate([z, one_hot], axis=-1)
 
@@ -25,26 +25,26 @@ def test_check_fails_the_stub():
 
 
 def test_check_names_plausible_mistakes():
-    def integer_label(x, z, labels, n_classes):
+    def integer_label(x, z, labels, num_classes):
         column = ops.cast(ops.reshape(labels, (-1, 1)), "float32")
         return (ops.concatenate([ops.reshape(x, (ops.shape(x)[0], -1)), column], axis=-1),
                 ops.concatenate([z, column], axis=-1))
     with pytest.raises(CheckFailed, match="one-hot vector"):
         lesson05.check_conditioning(integer_label)
 
-    def label_first(x, z, labels, n_classes):
-        one_hot = ops.one_hot(labels, n_classes)
+    def label_first(x, z, labels, num_classes):
+        one_hot = ops.one_hot(labels, num_classes)
         return (ops.concatenate([one_hot, ops.reshape(x, (ops.shape(x)[0], -1))], axis=-1),
                 ops.concatenate([one_hot, z], axis=-1))
     with pytest.raises(CheckFailed, match="puts the label first"):
         lesson05.check_conditioning(label_first)
 
-    def decoder_without_label(x, z, labels, n_classes):
-        return solution(x, z, labels, n_classes)[0], z
+    def decoder_without_label(x, z, labels, num_classes):
+        return solution(x, z, labels, num_classes)[0], z
     with pytest.raises(CheckFailed, match="decoder input"):
         lesson05.check_conditioning(decoder_without_label)
 
-    def one_element(x, z, labels, n_classes):
-        return solution(x, z, labels, n_classes)[0]
+    def one_element(x, z, labels, num_classes):
+        return solution(x, z, labels, num_classes)[0]
     with pytest.raises(CheckFailed, match="two arrays"):
         lesson05.check_conditioning(one_element)

@@ -221,3 +221,31 @@ def test_conv_matrix_transpose_matches_keras_conv2d_transpose(input_shape, kerne
 def test_conv_matrix_rejects_a_kernel_larger_than_the_input():
     with pytest.raises(ValueError, match="does not fit"):
         gm.conv_matrix(np.ones((5, 5)), (3, 3))
+
+
+@pytest.mark.parametrize("fast", ["0", "1"])
+def test_dcgan_config_builds_the_course_dcgan_in_both_modes(monkeypatch, fast):
+    monkeypatch.setenv("COURSE_FAST", fast)
+    g_config, d_config = gm.dcgan_config()
+    for mode in gm.UPSAMPLE_MODES:
+        g = gm.build_conv_generator(16, upsample_mode=mode, **g_config)
+        assert tuple(g.output_shape) == (None, 28, 28, 1)
+    d = gm.build_conv_discriminator(**d_config)
+    critic = gm.build_conv_discriminator(output_activation=None, **dict(d_config, dropout=0.0))
+    assert tuple(d.output_shape) == tuple(critic.output_shape) == (None, 1)
+    # the full-mode sizes are the ones bench/results were measured with
+    want_filters = [128, 64, 1] if fast == "0" else [32, 1]
+    assert g_config["filters"] == want_filters and d_config["dropout"] == 0.3
+
+
+def test_dcgan_config_is_the_only_copy():
+    """Lessons 07, 08, 10 and the metrics bench read the DCGAN sizes from gan_models.dcgan_config."""
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[1]
+    files = [*(root / "solutions").glob("0[78]_*.ipynb"), *(root / "solutions").glob("10_*.ipynb"),
+             root / "bench" / "metrics_table.py"]
+    assert len(files) == 4
+    for path in files:
+        text = path.read_text()
+        assert "dcgan_config()" in text, path
+        assert "fast=(7, 7, 32)" not in text, f"{path} still holds its own copy of the DCGAN sizes"

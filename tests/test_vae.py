@@ -141,7 +141,7 @@ def test_train_step_logs_reconstruction_and_kl_separately():
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_conditional_builders_take_labels(kind):
     sizes = {"hidden": (8,)} if kind == "dense" else {"filters": (4, 8), "dense_units": 8}
-    model = vae.build_vae(2, kind=kind, n_classes=10, seed=0, **sizes)
+    model = vae.build_vae(2, kind=kind, num_classes=10, seed=0, **sizes)
     x = np.zeros((3, 28, 28, 1), np.float32)
     y = keras.utils.to_categorical([0, 1, 2], 10)
     out = model([x, y])
@@ -191,7 +191,7 @@ def judge():
 def test_cvae_generates_the_requested_digit(judge):
     d = data.load_data(one_hot=True, verbose=False)
     keras.utils.set_random_seed(0)
-    model = vae.build_vae(2, kind="dense", hidden=(256,), n_classes=10, seed=0)
+    model = vae.build_vae(2, kind="dense", hidden=(256,), num_classes=10, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     training.train(model, [d.x_train, d.y_train], epochs=4, batch_size=100, verbose=False)
     labels = np.repeat(np.arange(10), 20)
@@ -200,3 +200,27 @@ def test_cvae_generates_the_requested_digit(judge):
     accuracy = np.mean(judge.predict_proba(images).argmax(axis=1) == labels)
     # the judge is right on ~93% of real digits in fast mode; a decoder ignoring the label scores ~10%
     assert accuracy > 0.75, accuracy
+
+
+def test_a_deck_style_encoder_supplies_z_and_negative_elbo_uses_it():
+    """An encoder that returns [mu, log_var, z] (the practice deck's form): the VAE takes its z."""
+    latent_dim = 2
+    x_in = keras.Input((28, 28, 1))
+    h = keras.layers.Flatten()(x_in)
+    mu = keras.layers.Dense(latent_dim)(h)
+    log_var = keras.layers.Dense(latent_dim)(h)
+    encoder = keras.Model(x_in, [mu, log_var, mu])  # z = mu: deterministic, so the test can predict it
+    decoder = vae.build_dense_decoder(latent_dim, hidden=(8,))
+    model = vae.VAE(encoder, decoder, seed=0)
+    x = (np.random.default_rng(0).random((5, 28, 28, 1)) > 0.5).astype("float32")
+    out = model(x)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out["z"]), keras.ops.convert_to_numpy(out["mu"]))
+    # -ELBO by hand (NumPy): Bernoulli NLL of x under sigmoid(decoder(mu)) + closed-form KL
+    mu_np, lv_np = (keras.ops.convert_to_numpy(t) for t in encoder(x)[:2])
+    logits = keras.ops.convert_to_numpy(decoder(mu_np)).astype(np.float64)
+    p = 1 / (1 + np.exp(-logits))
+    rec = -(x * np.log(p) + (1 - x) * np.log(1 - p)).reshape(5, -1).sum(axis=1).mean()
+    kl = (-0.5 * (1 + lv_np - mu_np ** 2 - np.exp(lv_np)).sum(axis=1)).mean()
+    scores = vae.negative_elbo(model, x, n_samples=3)
+    assert scores["reconstruction"] == pytest.approx(rec, rel=1e-4)
+    assert scores["kl"] == pytest.approx(kl, rel=1e-4)

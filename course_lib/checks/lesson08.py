@@ -14,7 +14,7 @@ def check_tile_labels(tile_labels):
         if got.shape != want.shape:
             raise CheckFailed(
                 f"for {n} labels of {k} classes and a {height}x{width} image your result has shape {got.shape}; "
-                f"it should have shape {want.shape} (batch, height, width, classes: channels last, so it can be "
+                f"it should have shape {want.shape} (N, height, width, classes: channels last, so it can be "
                 f"concatenated to the images along the last axis)."
             )
         expect_close(got, want, f"tile_labels for {n} labels of {k} classes on {height}x{width}",
