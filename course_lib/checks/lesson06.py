@@ -104,7 +104,7 @@ def check_count_modes(count_modes):
         ("one mode plus a single stray sample near another", np.concatenate([near(1, 199), near(3, 1)]), 1, 1.0),
     ]
     for name, samples, modes, quality in cases:
-        result = call_student(count_modes, samples, centers, 0.1, exercise="Exercise 4")
+        result = call_student(count_modes, samples, centers, 0.1, exercise="Exercise 5")
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise CheckFailed(f"count_modes should return a pair (modes covered, fraction near a mode); got {result!r}")
         expect_equal(int(result[0]), modes, f"modes covered for {name}",
@@ -214,7 +214,7 @@ def check_gan_step(gan_step):
         try:
             result, records = record_updates(
                 lambda: call_student(gan_step, generator, discriminator, combined, x_real, STEP_LATENT_DIM,
-                                     exercise="the GAN step exercise"),
+                                     exercise="Exercise 4"),
                 generator, discriminator, {"D": discriminator, "combined": combined})
         except CheckFailed:
             raise
