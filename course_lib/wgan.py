@@ -48,6 +48,11 @@ def gradient_penalty(critic, x_real, x_fake, weight, alpha):
     return weight * ops.mean(ops.square(norm - 1.0))  # lambda E[(||g|| - 1)^2]
 
 
+def wasserstein_critic_loss(c_real, c_fake):
+    """L_C = E[C(x_fake)] - E[C(x_real)] from the critic's scores on a real and a fake batch."""
+    return ops.mean(c_fake) - ops.mean(c_real)
+
+
 def wasserstein_generator_loss(y_true, y_pred):
     """L_G = -C(G(z)) per sample (Keras averages over the batch); y_true is ignored."""
     return -ops.mean(y_pred, axis=-1)
@@ -73,9 +78,10 @@ class CriticUpdate(keras.Model):
     wasserstein, gradient_penalty.
     """
 
-    def __init__(self, critic, gp_weight=None, seed=0):
+    def __init__(self, critic, gp_weight=None, seed=0, critic_loss=None):
         super().__init__()
         self.critic, self.gp_weight = critic, gp_weight
+        self.loss_fn = critic_loss or wasserstein_critic_loss  # (C(x_real), C(x_fake)) -> L_C
         self.seed_generator = keras.random.SeedGenerator(seed)  # alpha of the interpolates
         self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
         self.penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
@@ -88,12 +94,13 @@ class CriticUpdate(keras.Model):
     def critic_loss(self, x_real, x_fake, scores=None):
         """L_C (+ GP) and its parts; `scores`: (C(x_real), C(x_fake)) when already computed."""
         c_real, c_fake = scores if scores is not None else self((x_real, x_fake), training=True)
-        wasserstein = ops.mean(c_real) - ops.mean(c_fake)  # E[C(x_real)] - E[C(x_fake)], the W1 estimate
+        wasserstein = ops.mean(c_real) - ops.mean(c_fake)  # E[C(x_real)] - E[C(x_fake)], the W1 estimate (logged)
         penalty = ops.zeros(())
         if self.gp_weight:
             alpha = keras.random.uniform((ops.shape(x_real)[0],), seed=self.seed_generator)  # alpha ~ U(0, 1)
             penalty = gradient_penalty(self.critic, x_real, x_fake, self.gp_weight, alpha)
-        return -wasserstein + penalty, {"wasserstein": wasserstein, "gradient_penalty": penalty}
+        loss = ops.convert_to_tensor(self.loss_fn(c_real, c_fake))  # L_C = E[C(x_fake)] - E[C(x_real)]
+        return ops.reshape(loss, ()) + penalty, {"wasserstein": wasserstein, "gradient_penalty": penalty}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """What Keras' training step differentiates: L_C + GP (x is the (real, fake) pair)."""
@@ -115,13 +122,16 @@ class WGANTrainer(GANTrainer):
 
     history: critic_loss (the minimised L_C + GP), wasserstein (E[C(real)] - E[C(fake)],
     the critic's estimate of W1), gradient_penalty (0 with clipping), g_loss (-E[C(G(z))]).
+    critic_loss: a function (C(x_real), C(x_fake)) -> L_C written with keras.ops, used in place of
+    `wasserstein_critic_loss` (lesson 09 passes the student's).
     """
 
     history_keys = ("critic_loss", "wasserstein", "gradient_penalty", "g_loss")
     progress_keys = ("wasserstein", "g_loss")
 
     def __init__(self, generator, critic, latent_dim=None, n_critic=5, clip_value=None, gradient_penalty=None,
-                 d_optimizer=None, g_optimizer=None, seed=0, checkpoint_dir=None, ema_decay=None, verbose=1):
+                 d_optimizer=None, g_optimizer=None, seed=0, checkpoint_dir=None, ema_decay=None, verbose=1,
+                 critic_loss=None):
         check_positive_int("n_critic", n_critic, 1)
         if clip_value is not None and gradient_penalty is not None:
             raise ValueError("give either clip_value (WGAN) or gradient_penalty (WGAN-GP), not both; "
@@ -133,7 +143,9 @@ class WGANTrainer(GANTrainer):
                 raise ValueError(f"{name} must be > 0; got {value!r}")
         _check_linear_output(critic)
         self.clip_value, self.gp_weight = clip_value, gradient_penalty
-        self.critic = critic
+        if critic_loss is not None and not callable(critic_loss):
+            raise ValueError(f"critic_loss must be a function (C(x_real), C(x_fake)) -> L_C; got {critic_loss!r}")
+        self.critic, self.critic_loss = critic, critic_loss
         self._critic_seed = seed + 1
         super().__init__(generator, critic, latent_dim, d_optimizer=d_optimizer or self._default_optimizer(),
                          g_optimizer=g_optimizer or self._default_optimizer(), d_steps=n_critic, seed=seed,
@@ -145,7 +157,8 @@ class WGANTrainer(GANTrainer):
         return keras.optimizers.RMSprop(5e-5)  # Arjovsky et al. 2017, Algorithm 1
 
     def _compile(self):
-        self.critic_update = CriticUpdate(self.critic, self.gp_weight, seed=self._critic_seed)
+        self.critic_update = CriticUpdate(self.critic, self.gp_weight, seed=self._critic_seed,
+                                          critic_loss=self.critic_loss)
         self.critic.trainable = True  # so that every weight to clip is listed below
         if self.clip_value:
             for variable in self.critic.trainable_weights:  # w <- clip(w, -c, c) after every update
