@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import checkpoint
+from course_lib import checkpoint, config
 from course_lib.checks.updates import check_updates_isolated, record_updates
 from course_lib.gan_training import ConditionalGANTrainer, GANTrainer
 
@@ -15,7 +15,7 @@ X_REAL = np.random.default_rng(0).normal(size=(256, 2)).astype("float32")
 
 
 def tiny_gan(seed=0, batch_norm=False):
-    keras.utils.set_random_seed(seed)
+    config.set_seed(seed)
     g_layers = [keras.layers.Dense(8), keras.layers.LeakyReLU(0.2)]
     if batch_norm:
         g_layers.insert(1, keras.layers.BatchNormalization())
@@ -138,7 +138,7 @@ def test_short_run_changes_both_networks_with_finite_losses(option):
 
 
 def tiny_conditional_gan(num_classes=3):
-    keras.utils.set_random_seed(0)
+    config.set_seed(0)
     z, y = keras.Input((LATENT_DIM,)), keras.Input((), dtype="int32")
     h = keras.layers.Concatenate()([z, keras.layers.Embedding(num_classes, 3)(y)])
     generator = keras.Model([z, y], keras.layers.Dense(2)(keras.layers.Dense(8, activation="relu")(h)))
@@ -241,7 +241,7 @@ def test_nan_at_the_first_step_without_checkpoint_puts_back_the_initial_state(tm
 def image_gan():
     from course_lib import gan_models
 
-    keras.utils.set_random_seed(0)
+    config.set_seed(0)
     generator = gan_models.build_dense_generator(latent_dim=4, hidden=(8,))  # a tanh output
     return generator, gan_models.build_dense_discriminator(hidden=(8,))
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from course_lib import config
 from course_lib.checks.updates import check_updates_isolated
 from course_lib.wgan import CriticUpdate, WGANTrainer, gradient_penalty, input_gradient
 
@@ -12,7 +13,7 @@ X_REAL = np.random.default_rng(0).normal(size=(256, 2)).astype("float32")
 
 
 def tiny_wgan(seed=0):
-    keras.utils.set_random_seed(seed)
+    config.set_seed(seed)
     generator = keras.Sequential([keras.Input((LATENT_DIM,)), keras.layers.Dense(8), keras.layers.LeakyReLU(0.2),
                                   keras.layers.Dense(2)])
     critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8), keras.layers.LeakyReLU(0.2),

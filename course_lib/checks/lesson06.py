@@ -125,7 +125,9 @@ def _tiny_step_models(seed):
     """G (z -> x, linear), D (x -> probability) compiled, and combined z -> D(G(z)) compiled with D frozen."""
     import keras
 
-    keras.utils.set_random_seed(seed)
+    from course_lib import config
+
+    config.set_seed(seed)
     generator = keras.Sequential([keras.Input((STEP_LATENT_DIM,)), keras.layers.Dense(2)])
     discriminator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="tanh"),
                                       keras.layers.Dense(1, activation="sigmoid")])

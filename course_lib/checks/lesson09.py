@@ -68,7 +68,7 @@ def check_interpolates(interpolates):
             raise CheckFailed("your interpolates weight x_real by (1 - alpha): x_hat should be "
                               "alpha * x_real + (1 - alpha) * x_fake")
         expect_close(got, want, f"interpolates of samples of shape {shape[1:]}", atol=1e-5,
-                     hint="Reshape alpha (B,) to (B, 1, ..., 1) so that each sample gets its own alpha.")
+                     hint="Reshape alpha (N,) to (N, 1, ..., 1) so that each sample gets its own alpha.")
     return passed("check_interpolates", 2)
 
 
