@@ -142,7 +142,18 @@ def noise_as_fakes(generator, discriminator, combined, x_real, latent_dim):
     return d_loss_real, d_loss_fake, combined.train_on_batch(np.random.normal(size=(n, latent_dim)), np.ones((n, 1)))
 
 
+def concatenated_d_update(generator, discriminator, combined, x_real, latent_dim):
+    """The deck's single D update on [x_real; x_fake]: it trains D, but the step must return the two losses."""
+    n = len(x_real)
+    x_fake = generator.predict(np.random.normal(size=(n, latent_dim)).astype("float32"), verbose=0)
+    discriminator.trainable = True
+    d_loss = discriminator.train_on_batch(np.concatenate([x_real, x_fake]), np.r_[np.ones(n), np.zeros(n)][:, None])
+    discriminator.trainable = False
+    return d_loss, d_loss, combined.train_on_batch(np.random.normal(size=(n, latent_dim)), np.ones((n, 1)))
+
+
 @pytest.mark.parametrize("wrong, match", [
+    (concatenated_d_update, r"update D twice: .*the deck's single update on the concatenation"),
     # the Keras 2 idiom: D frozen once (by the setup) and never switched back on
     (lambda *a: gan_step(*a, before_d=None, before_g=None), r"step 1 .*D did not move in its update on the real"),
     # D switched on for its own update and never frozen for G's

@@ -158,7 +158,8 @@ def _step_problem(records, result, x_real, generator_before):
     fake = [r for r, flag in zip(d_calls, is_real) if not flag]
     if not real or not fake:
         return ("update D twice: discriminator.train_on_batch(x_real, ones) on the real batch as given, then "
-                "discriminator.train_on_batch(x_fake, zeros) on the fakes G just made.")
+                "discriminator.train_on_batch(x_fake, zeros) on the fakes G just made (the deck's single update "
+                "on the concatenation [x_real; x_fake] also trains D, but this step returns the two losses apart).")
     for which, r in (("real", real[0]), ("fake", fake[0])):
         if not r["d_moved"]:
             return (f"D did not move in its update on the {which} batch (D.trainable was {r['d_trainable']} "
