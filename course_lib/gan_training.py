@@ -3,17 +3,22 @@
 Two compiled models share the discriminator D:
 
     discriminator            x -> D(x)            compiled on its own (its own optimizer)
-    combined                 z -> D(G(z))         compiled with D frozen (another optimizer)
+    combined                 z -> D(G(z))         trained with D frozen (another optimizer)
 
 One training step = `d_steps` discriminator updates, then one generator update:
 
     D step: maximise  log D(x_real) + log(1 - D(G(z)))   (BCE with targets 1 and 0)
     G step: maximise  log D(G(z))                         (BCE with target 1: non-saturating loss)
 
-Keras 3 reads `layer.trainable` when a model *trains*, not when it is compiled.
-The Keras 2 idiom "set D.trainable = False once, then compile the combined
-model" therefore freezes D in its own updates too, and D silently never learns.
-Here `trainable` is set right before every `train_on_batch` call.
+`GANTrainer.train_step` is the whole algorithm in one function, to read next to the lecture's.
+
+The trainable rule (Keras 3, measured; tests/test_backend.py pins it per backend): on TensorFlow,
+`trainable` is read when a model's train function is first built (its first `train_on_batch`
+after compile) and then stays baked in; on JAX it is read at every call, and changing the set of
+trainable variables after the model's optimizer was built is an error. Setting `D.trainable`
+right before every `train_on_batch`, as the practice deck does and as `train_step` does, is
+correct on both. The Keras 2 idiom "set D.trainable = False once after compiling D" fails:
+D's first update sees it frozen, and D never learns.
 
 Everything per step stays on the device: z, the fake labels and the indices of
 the real batch are drawn with `keras.random` and the real data is held as one
@@ -35,6 +40,7 @@ from keras import ops
 
 from course_lib import backend
 from course_lib.checkpoint import checkpoint_step, load_checkpoint, save_checkpoint
+from course_lib.ema import MovingAverage
 from course_lib.validate import check_positive_int
 
 HISTORY_KEYS = ("d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake")
@@ -74,33 +80,35 @@ def loss_fake(y_true, y_pred):
 class GANTrainer:
     """Train `generator` (z -> x) against `discriminator` (x -> probability of real).
 
+    latent_dim: read from the generator's input z (N, latent_dim); if given, it must match.
     d_steps: discriminator updates per generator update (k in the GAN paper).
     label_smoothing: real targets become 1 - label_smoothing (one-sided smoothing).
     label_noise: fraction of D's targets flipped at random each update.
     concat_batches: one D update on [real; fake] instead of one on each.
-    ema_decay: if set (e.g. 0.999), also keep an exponential moving average of G's
-        weights in `trainer.ema_generator` (Polyak averaging, as in progressive GANs):
-        after every G update  w_ema <- d_t w_ema + (1 - d_t) w,  d_t = min(ema_decay, (1 + t) / (10 + t))
-        where t counts G updates; batch-norm statistics are copied. Its sample quality
-        depends much less than the last G's on the step at which training stops.
+    ema_decay: if set (e.g. 0.999), also keep a moving average of G's weights in
+        `trainer.ema_generator` (course_lib.ema.MovingAverage, updated after every G update).
+
+    The trainable rule (Keras 3): on TensorFlow, `trainable` is read when a model's train
+    function is first built (its first `train_on_batch` after compile) and then stays baked
+    in; on JAX it is read at every call, and changing the set of trainable variables after
+    the model's optimizer was built is an error. `train_step` sets `D.trainable` right before
+    every `train_on_batch`, which is correct on both; "freeze D once after compiling it"
+    (the Keras 2 idiom) leaves D frozen in its own updates, and D never learns.
     """
 
     history_keys = HISTORY_KEYS
     progress_keys = ("d_loss_real", "d_loss_fake", "g_loss")
     good_state_every = 100  # steps between the in-memory copies a NaN loss rolls back to
 
-    def __init__(self, generator, discriminator, latent_dim, d_optimizer=None, g_optimizer=None,
+    def __init__(self, generator, discriminator, latent_dim=None, d_optimizer=None, g_optimizer=None,
                  d_steps=1, label_smoothing=0.0, label_noise=0.0, concat_batches=False, seed=0,
                  checkpoint_dir=None, collapse_patience=200, ema_decay=None, verbose=1):
-        check_positive_int("latent_dim", latent_dim, 1)
         check_positive_int("d_steps", d_steps, 1)
         check_positive_int("collapse_patience", collapse_patience, 1)
         _check_fraction("label_smoothing", label_smoothing, upper=0.5)
         _check_fraction("label_noise", label_noise, upper=0.5)
-        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
-            raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, or None for no average; got {ema_decay!r}")
         self.generator, self.discriminator = generator, discriminator
-        self.latent_dim, self.d_steps = latent_dim, d_steps
+        self.latent_dim, self.d_steps = latent_dim_of(generator, latent_dim), d_steps
         self.label_smoothing, self.label_noise = label_smoothing, label_noise
         self.concat_batches, self.verbose = concat_batches, verbose
         self.collapse_patience = collapse_patience
@@ -109,6 +117,7 @@ class GANTrainer:
         if self.d_optimizer is self.g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two different optimizer instances: "
                              "each compiled model keeps its own optimizer state")
+        self.ema = MovingAverage(generator, ema_decay) if ema_decay is not None else None
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.checkpoint_dir = checkpoint_dir
         self.step = 0
@@ -117,51 +126,81 @@ class GANTrainer:
         self._good_state = None  # (step, host copies of every variable, history lengths)
         self._streaks = {"d_collapse": 0, "g_saturated": 0}
         self._compile()
-        self.ema_decay = ema_decay
-        self.ema_generator = self._clone_generator() if ema_decay else None
-        self._compiled_ema_update = _compiled(self._ema_update, self._batch_variables)
-        self._compiled_d_batches = _compiled(self._d_batches, self._batch_variables)
-        self._compiled_g_batch = _compiled(self._g_batch, self._batch_variables)
-        self._compiled_step_batches = _compiled(self._step_batches, self._batch_variables)
+        # all of one step's batches in one compiled call that never leaves the device: drawn eagerly,
+        # the dozen small ops (indices, z, G(z), targets) cost more in Python dispatch than in arithmetic
+        self._draw_batches = backend.compile(
+            self._batches, lambda: [self.seed_generator.state] + list(self.generator.variables))
         self.fixed_z = self.sample_z(64)  # the same z for every sample grid
+
+    @property
+    def ema_generator(self):
+        """The moving average of G (a model like G), or None without ema_decay."""
+        return self.ema.model if self.ema is not None else None
 
     # ----- models -------------------------------------------------------------
     def _compile(self):
         metrics = [acc_real, acc_fake, loss_real, loss_fake] if self.concat_batches else [accuracy]
-        self.discriminator.trainable = True
         self.discriminator.compile(optimizer=self.d_optimizer, loss="binary_crossentropy", metrics=metrics)
         self.combined = self._build_combined()
-        self.discriminator.trainable = False  # only for the summary; set again before every update
         self.combined.compile(optimizer=self.g_optimizer, loss="binary_crossentropy")
 
     def _build_combined(self):
         z = keras.Input((self.latent_dim,), name="z")
         return keras.Model(z, self.discriminator(self.generator(z)), name="combined")  # z -> D(G(z))
 
-    def _clone_generator(self):
-        try:
-            ema = keras.models.clone_model(self.generator)
-        except Exception as err:
-            raise ValueError("ema_decay needs a generator that keras.models.clone_model can copy (Sequential or "
-                             f"functional); cloning failed with: {err}") from err
-        ema.set_weights(self.generator.get_weights())
-        ema.trainable = False  # only ever assigned to, never trained
-        return ema
+    # ----- one step: the GAN algorithm, as the practice deck writes it ------------
+    def train_step(self, batch_size, update_d=True, update_g=True):
+        """d_steps updates of D, then one of G (Goodfellow et al. 2014, Algorithm 1); returns the logs.
 
-    def _ema_update(self, g_updates):
-        """w_ema <- d w_ema + (1 - d) w for G's trained weights; copy the rest (batch-norm statistics)."""
-        decay = ops.minimum(self.ema_decay, (1.0 + g_updates) / (10.0 + g_updates))  # short memory at first
-        trained = {id(v) for v in self.generator.trainable_weights}
-        for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
-            # ops.copy: on JAX a plain `assign(var)` would share var's buffer, which G's next
-            # train_on_batch or predict donates and deletes ("Array has been deleted").
-            ema_var.assign(decay * ema_var + (1.0 - decay) * var if id(var) in trained else ops.copy(var))
+        update_d / update_g: False skips that part (d_step and g_step, for checks).
+        """
+        d_batches, (z, ones) = self._draw_batches(self._data, batch_size)  # the whole step's batches, one call
+        logs = {}
+        for x_real, x_fake, y_real, y_fake in (d_batches if update_d else []):  # k = d_steps updates of D
+            # D: minimise L_D = -mean log D(x_real) - mean log(1 - D(G(z)))   (BCE, targets ~1 and ~0)
+            self.discriminator.trainable = True  # right before every update of D (the trainable rule)
+            if self.concat_batches:  # one update on [x_real; x_fake]: (2N, ...), targets (2N, 1)
+                _, acc_real, acc_fake, loss_real, loss_fake = self.discriminator.train_on_batch(
+                    _concat(x_real, x_fake), ops.concatenate([y_real, y_fake]))
+            else:  # one update on x_real (N, ...) with y_real (N, 1), one on x_fake with y_fake
+                loss_real, acc_real = self.discriminator.train_on_batch(x_real, y_real)
+                loss_fake, acc_fake = self.discriminator.train_on_batch(x_fake, y_fake)
+            logs = {"d_loss_real": loss_real, "d_loss_fake": loss_fake, "d_acc_real": acc_real,
+                    "d_acc_fake": acc_fake}
+        if update_g:
+            # G: minimise L_G = -mean log D(G(z))   (BCE with target 1 through z -> D(G(z)): non-saturating)
+            self.discriminator.trainable = False  # right before every update of G
+            logs["g_loss"] = self.combined.train_on_batch(z, ones)  # z: (N, latent_dim), ones: (N, 1)
+            self._update_average()
+        return logs
 
-    # ----- batches, prepared on the device by one compiled function per update ------
-    def _batch_variables(self):
-        """The Keras variables the compiled functions below read or assign (JAX passes them in and out)."""
-        models = [self.generator] + ([self.ema_generator] if self.ema_generator is not None else [])
-        return [self.seed_generator.state] + [v for model in models for v in model.variables]
+    def d_step(self, batch_size):
+        """Only the D updates of one step; returns D's losses and accuracies."""
+        return self.train_step(batch_size, update_g=False)
+
+    def g_step(self, batch_size):
+        """Only the G update of one step (through the combined model, D frozen); returns G's loss."""
+        return self.train_step(batch_size, update_d=False)["g_loss"]
+
+    def _update_average(self):
+        if self.ema is not None:  # w_ema <- d_t w_ema + (1 - d_t) w, t = G updates so far
+            self.ema.update(ops.cast(self.g_optimizer.iterations, "float32"))
+
+    # ----- batches, drawn on the device -----------------------------------------
+    def _batches(self, data, batch_size):
+        """One step's batches: d_steps of (x_real, x_fake, y_real, y_fake), then (G's inputs, ones).
+
+        G does not change during the D updates, so every fake of the step can be made at once.
+        """
+        d_batches = []
+        for _ in range(self.d_steps):
+            x_real = self._real_batch(data, batch_size)  # (N, ...)
+            x_fake = self._fake_batch(self._generator_inputs(batch_size))  # G(z): (N, ...)
+            y_real = self._targets(batch_size, 1.0 - self.label_smoothing)  # (N, 1)
+            y_fake = self._targets(batch_size, 0.0)  # (N, 1)
+            d_batches.append((x_real, x_fake, y_real, y_fake))
+        ones = ops.ones((batch_size, 1))  # G wants D(G(z)) = 1: the non-saturating loss
+        return d_batches, (self._generator_inputs(batch_size), ones)
 
     def sample_z(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)  # z ~ N(0, I)
@@ -184,66 +223,11 @@ class GANTrainer:
             targets = ops.where(flip, 1.0 - targets, targets)
         return targets
 
-    def _d_batches(self, data, batch_size):
-        """[(inputs, targets)] for one D update: [(real, 1 - smoothing), (fake, 0)] or one concatenation."""
-        x_real = self._real_batch(data, batch_size)
-        x_fake = self._fake_batch(self._generator_inputs(batch_size))
-        y_real = self._targets(batch_size, 1.0 - self.label_smoothing)
-        y_fake = self._targets(batch_size, 0.0)
-        if self.concat_batches:
-            return [(_concat(x_real, x_fake), ops.concatenate([y_real, y_fake]))]
-        return [(x_real, y_real), (x_fake, y_fake)]
-
-    def _g_batch(self, batch_size):
-        ones = ops.ones((batch_size, 1))  # G wants D(G(z)) = 1: the non-saturating loss
-        return self._generator_inputs(batch_size), ones
-
     def set_data(self, *arrays):
         """Hold the training arrays as device tensors (x_real, and the labels if conditional)."""
         _check_real_images(arrays[0], self.generator)
         self._data = tuple(ops.convert_to_tensor(a) for a in arrays)
         self._data = (ops.cast(self._data[0], "float32"),) + self._data[1:]
-
-    def _step_batches(self, data, batch_size):
-        """Everything one training step needs, drawn at once: G does not change during the D updates."""
-        return [self._d_batches(data, batch_size) for _ in range(self.d_steps)], self._g_batch(batch_size)
-
-    # ----- one step -----------------------------------------------------------
-    def _d_update(self, batches):
-        self.discriminator.trainable = True  # Keras 3 reads this when the update runs
-        if self.concat_batches:
-            _, a_real, a_fake, l_real, l_fake = self.discriminator.train_on_batch(*batches[0])
-        else:
-            l_real, a_real = self.discriminator.train_on_batch(*batches[0])
-            l_fake, a_fake = self.discriminator.train_on_batch(*batches[1])
-        return {"d_loss_real": l_real, "d_loss_fake": l_fake, "d_acc_real": a_real, "d_acc_fake": a_fake}
-
-    def _g_update(self, g_inputs, targets):
-        self.discriminator.trainable = False  # the combined model must not move D
-        return self.combined.train_on_batch(g_inputs, targets)
-
-    def _update_average(self):
-        if self.ema_generator is not None:
-            self._compiled_ema_update(ops.cast(self.g_optimizer.iterations, "float32"))  # t: G updates so far
-
-    def d_step(self, batch_size):
-        """One discriminator update; returns its logs (D's losses and accuracies)."""
-        return self._d_update(self._compiled_d_batches(self._data, batch_size))
-
-    def g_step(self, batch_size):
-        """One generator update through the combined model, D frozen; returns G's loss."""
-        loss = self._g_update(*self._compiled_g_batch(batch_size))
-        self._update_average()
-        return loss
-
-    def train_step(self, batch_size):
-        """d_steps discriminator updates, then one generator update; returns the last logs."""
-        d_batches, g_batch = self._compiled_step_batches(self._data, batch_size)  # one device call
-        for batches in d_batches:
-            logs = self._d_update(batches)
-        logs["g_loss"] = self._g_update(*g_batch)
-        self._update_average()
-        return logs
 
     # ----- the loop -------------------------------------------------------------
     def train(self, x_real, steps, batch_size=64, sample_every=None, on_sample=None, checkpoint_every=None):
@@ -383,7 +367,9 @@ class ConditionalGANTrainer(GANTrainer):
     input; labels for fakes are drawn uniformly in that format.
     """
 
-    def __init__(self, generator, discriminator, latent_dim, num_classes, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim=None, num_classes=None, **kwargs):
+        if num_classes is None:
+            raise ValueError("ConditionalGANTrainer needs num_classes (the number of labels y can take), e.g. 10")
         check_positive_int("num_classes", num_classes, 2)
         self.num_classes = num_classes
         label_input = _second_input(generator)
@@ -435,50 +421,21 @@ def _second_input(generator):
     return inputs[1]
 
 
-def check_updates_isolated(d_step, g_step, generator, discriminator):
-    """Run one D step and one G step and check which network each one changed.
-
-    Raises AssertionError unless D changes in the D step, G does not; and G changes
-    in the G step, D does not. It catches the Keras 2 idiom "freeze D once after
-    compiling it", under which Keras 3 never updates D.
-    """
-    g_before, d_before = _snapshot(generator), _snapshot(discriminator)
-    d_step()
-    g_mid, d_mid = _snapshot(generator), _snapshot(discriminator)
-    g_step()
-    g_after, d_after = _snapshot(generator), _snapshot(discriminator)
-    problems = []
-    if not _changed(d_before, d_mid):
-        problems.append("D's weights did not change in the D step (is D frozen while it trains?)")
-    if _changed(g_before, g_mid):
-        problems.append("G's weights changed in the D step")
-    if _changed(d_mid, d_after):
-        problems.append("D's weights changed in the G step (D must be frozen in the combined model)")
-    if not _changed(g_mid, g_after):
-        problems.append("G's weights did not change in the G step")
-    if problems:
-        raise AssertionError("; ".join(problems))
-    return True
-
-
-def _snapshot(model):
-    """Copies of the parameters (batch-norm moving statistics and RNG states left out)."""
-    skip = ("moving_mean", "moving_variance", "seed_generator_state")
-    return [ops.convert_to_numpy(v).copy() for v in model.weights if v.name not in skip]
-
-
-def _changed(before, after):
-    return any(not (a.shape == b.shape and (a == b).all()) for a, b in zip(before, after))
-
-
-def _compiled(fn, variables):
-    """`fn` as one compiled graph (course_lib.backend.compile); `variables`: those it reads or assigns.
-
-    Preparing a batch (random indices, z, G(z), targets) is a dozen small ops; run
-    eagerly, each one costs a Python dispatch, which on a CPU costs more than the
-    arithmetic. Compiled, they are one call that never leaves the device.
-    """
-    return backend.compile(fn, variables)
+def latent_dim_of(generator, latent_dim=None):
+    """The size of G's input z, read from the generator; `latent_dim`, if given, must match it."""
+    inputs = getattr(generator, "inputs", None) or [None]
+    shape = tuple(getattr(inputs[0], "shape", ()) or ())  # z: (N, latent_dim); a conditional G: [z, y]
+    found = shape[1] if len(shape) == 2 and shape[1] is not None else None
+    if latent_dim is None:
+        if found is None:
+            raise ValueError(f"could not read latent_dim from the generator's first input (shape {shape or None}): "
+                             "give latent_dim=... or build G with keras.Input((latent_dim,)).")
+        return int(found)
+    check_positive_int("latent_dim", latent_dim, 1)
+    if found is not None and int(latent_dim) != int(found):
+        raise ValueError(f"latent_dim={latent_dim}, but the generator's input z has shape {shape}, i.e. "
+                         f"latent_dim={found}: leave latent_dim out (it is read from G) or pass {found}.")
+    return int(latent_dim)
 
 
 def _check_real_images(x_real, generator):

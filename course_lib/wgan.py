@@ -40,12 +40,17 @@ def input_gradient(critic, x):
 
 def gradient_penalty(critic, x_real, x_fake, weight, alpha):
     """lambda * mean over the batch of (||grad C(x_hat)||_2 - 1)^2, x_hat between real and fake."""
-    alpha = ops.reshape(alpha, (-1,) + (1,) * (len(x_real.shape) - 1))  # (B, 1, ..., 1)
+    alpha = ops.reshape(alpha, (-1,) + (1,) * (len(x_real.shape) - 1))  # (N, 1, ..., 1)
     x_hat = alpha * x_real + (1.0 - alpha) * x_fake  # x_hat = a x_real + (1 - a) x_fake
     grad = input_gradient(critic, x_hat)
     sum_axes = tuple(range(1, len(grad.shape)))
-    norm = ops.sqrt(ops.sum(ops.square(grad), axis=sum_axes) + 1e-12)  # ||grad C(x_hat)||_2, (B,)
+    norm = ops.sqrt(ops.sum(ops.square(grad), axis=sum_axes) + 1e-12)  # ||grad C(x_hat)||_2, (N,)
     return weight * ops.mean(ops.square(norm - 1.0))  # lambda E[(||g|| - 1)^2]
+
+
+def wasserstein_critic_loss(c_real, c_fake):
+    """L_C = E[C(x_fake)] - E[C(x_real)] from the critic's scores on a real and a fake batch."""
+    return ops.mean(c_fake) - ops.mean(c_real)
 
 
 def wasserstein_generator_loss(y_true, y_pred):
@@ -73,9 +78,10 @@ class CriticUpdate(keras.Model):
     wasserstein, gradient_penalty.
     """
 
-    def __init__(self, critic, gp_weight=None, seed=0):
+    def __init__(self, critic, gp_weight=None, seed=0, critic_loss=None):
         super().__init__()
         self.critic, self.gp_weight = critic, gp_weight
+        self.loss_fn = critic_loss or wasserstein_critic_loss  # (C(x_real), C(x_fake)) -> L_C
         self.seed_generator = keras.random.SeedGenerator(seed)  # alpha of the interpolates
         self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
         self.penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
@@ -88,12 +94,13 @@ class CriticUpdate(keras.Model):
     def critic_loss(self, x_real, x_fake, scores=None):
         """L_C (+ GP) and its parts; `scores`: (C(x_real), C(x_fake)) when already computed."""
         c_real, c_fake = scores if scores is not None else self((x_real, x_fake), training=True)
-        wasserstein = ops.mean(c_real) - ops.mean(c_fake)  # E[C(x_real)] - E[C(x_fake)], the W1 estimate
+        wasserstein = ops.mean(c_real) - ops.mean(c_fake)  # E[C(x_real)] - E[C(x_fake)], the W1 estimate (logged)
         penalty = ops.zeros(())
         if self.gp_weight:
             alpha = keras.random.uniform((ops.shape(x_real)[0],), seed=self.seed_generator)  # alpha ~ U(0, 1)
             penalty = gradient_penalty(self.critic, x_real, x_fake, self.gp_weight, alpha)
-        return -wasserstein + penalty, {"wasserstein": wasserstein, "gradient_penalty": penalty}
+        loss = ops.convert_to_tensor(self.loss_fn(c_real, c_fake))  # L_C = E[C(x_fake)] - E[C(x_real)]
+        return ops.reshape(loss, ()) + penalty, {"wasserstein": wasserstein, "gradient_penalty": penalty}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """What Keras' training step differentiates: L_C + GP (x is the (real, fake) pair)."""
@@ -107,21 +114,24 @@ class WGANTrainer(GANTrainer):
     """n_critic critic updates, then one generator update; clipping or gradient penalty.
 
     Give exactly one of clip_value (default 0.01 when neither is given; optimizers
-    default to RMSprop(5e-5)) or gradient_penalty (lambda; optimizers default to
-    Adam(1e-4, beta_1=0.5, beta_2=0.9)). The critic must have a linear output.
-    Clipping is a `ClipWeights` constraint set on each of the critic's trainable weights;
-    the critic keeps it after training.
+    default to RMSprop(5e-5), as in Arjovsky et al.) or gradient_penalty (lambda; optimizers
+    default to Adam(1e-4, beta_1=0, beta_2=0.9), Gulrajani et al.'s Algorithm 1). The critic
+    must have a linear output. Clipping is a `ClipWeights` constraint set on each of the
+    critic's trainable weights; the critic keeps it after training. latent_dim, the batches,
+    the loop, the NaN policy, checkpoints and ema_decay are GANTrainer's.
 
     history: critic_loss (the minimised L_C + GP), wasserstein (E[C(real)] - E[C(fake)],
     the critic's estimate of W1), gradient_penalty (0 with clipping), g_loss (-E[C(G(z))]).
-    ema_decay: a moving average of G's weights in `ema_generator`, as in GANTrainer.
+    critic_loss: a function (C(x_real), C(x_fake)) -> L_C written with keras.ops, used in place of
+    `wasserstein_critic_loss` (lesson 09 passes the student's).
     """
 
     history_keys = ("critic_loss", "wasserstein", "gradient_penalty", "g_loss")
     progress_keys = ("wasserstein", "g_loss")
 
-    def __init__(self, generator, critic, latent_dim, n_critic=5, clip_value=None, gradient_penalty=None,
-                 d_optimizer=None, g_optimizer=None, seed=0, checkpoint_dir=None, ema_decay=None, verbose=1):
+    def __init__(self, generator, critic, latent_dim=None, n_critic=5, clip_value=None, gradient_penalty=None,
+                 d_optimizer=None, g_optimizer=None, seed=0, checkpoint_dir=None, ema_decay=None, verbose=1,
+                 critic_loss=None):
         check_positive_int("n_critic", n_critic, 1)
         if clip_value is not None and gradient_penalty is not None:
             raise ValueError("give either clip_value (WGAN) or gradient_penalty (WGAN-GP), not both; "
@@ -133,7 +143,9 @@ class WGANTrainer(GANTrainer):
                 raise ValueError(f"{name} must be > 0; got {value!r}")
         _check_linear_output(critic)
         self.clip_value, self.gp_weight = clip_value, gradient_penalty
-        self.critic = critic
+        if critic_loss is not None and not callable(critic_loss):
+            raise ValueError(f"critic_loss must be a function (C(x_real), C(x_fake)) -> L_C; got {critic_loss!r}")
+        self.critic, self.critic_loss = critic, critic_loss
         self._critic_seed = seed + 1
         super().__init__(generator, critic, latent_dim, d_optimizer=d_optimizer or self._default_optimizer(),
                          g_optimizer=g_optimizer or self._default_optimizer(), d_steps=n_critic, seed=seed,
@@ -141,33 +153,36 @@ class WGANTrainer(GANTrainer):
 
     def _default_optimizer(self):
         if self.gp_weight:
-            return keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
-        return keras.optimizers.RMSprop(5e-5)
+            return keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)  # Gulrajani et al. 2017, Algorithm 1
+        return keras.optimizers.RMSprop(5e-5)  # Arjovsky et al. 2017, Algorithm 1
 
     def _compile(self):
-        self.critic_update = CriticUpdate(self.critic, self.gp_weight, seed=self._critic_seed)
-        self.critic.trainable = True
+        self.critic_update = CriticUpdate(self.critic, self.gp_weight, seed=self._critic_seed,
+                                          critic_loss=self.critic_loss)
+        self.critic.trainable = True  # so that every weight to clip is listed below
         if self.clip_value:
-            for variable in self.critic.trainable_variables:  # w <- clip(w, -c, c) after every update
+            for variable in self.critic.trainable_weights:  # w <- clip(w, -c, c) after every update
                 variable.constraint = ClipWeights(self.clip_value, variable.constraint)
         self.critic_update.compile(optimizer=self.d_optimizer)
-        self.combined = self._build_combined()
-        self.critic.trainable = False
+        self.combined = self._build_combined()  # z -> C(G(z))
         self.combined.compile(optimizer=self.g_optimizer, loss=wasserstein_generator_loss)
 
-    def _d_batches(self, data, batch_size):
-        """(x_real, x_fake) for one critic update: no targets, the loss knows which is which."""
-        return self._real_batch(data, batch_size), self._fake_batch(self._generator_inputs(batch_size))
-
-    def _d_update(self, batches):
-        self.critic.trainable = True  # read when the step runs (Keras 3)
-        logs = self.critic_update.train_on_batch(batches, return_dict=True)
-        return {"critic_loss": logs["loss"], "wasserstein": logs["wasserstein"],
-                "gradient_penalty": logs["gradient_penalty"]}
-
-    def _g_update(self, z, targets):
-        self.critic.trainable = False  # targets are unused by the Wasserstein loss
-        return self.combined.train_on_batch(z, targets)
+    def train_step(self, batch_size, update_d=True, update_g=True):
+        """n_critic updates of the critic, then one of G (Arjovsky et al. 2017, Algorithm 1); returns the logs."""
+        d_batches, (z, ones) = self._draw_batches(self._data, batch_size)  # targets: unused by these losses
+        logs = {}
+        for x_real, x_fake, _, _ in (d_batches if update_d else []):  # n_critic updates; x_*: (N, ...)
+            # C: minimise L_C = mean C(x_fake) - mean C(x_real) (+ GP); clipping: the optimizer's constraint
+            self.critic.trainable = True  # right before every update of C (the trainable rule)
+            critic_logs = self.critic_update.train_on_batch((x_real, x_fake), return_dict=True)
+            logs = {"critic_loss": critic_logs["loss"], "wasserstein": critic_logs["wasserstein"],
+                    "gradient_penalty": critic_logs["gradient_penalty"]}
+        if update_g:
+            # G: minimise L_G = -mean C(G(z))
+            self.critic.trainable = False  # right before every update of G
+            logs["g_loss"] = self.combined.train_on_batch(z, ones)  # z: (N, latent_dim); `ones` is ignored
+            self._update_average()
+        return logs
 
     def _watch_for_collapse(self, logs):
         pass  # the critic's loss is not bounded like BCE; no saturation to watch for

@@ -87,3 +87,96 @@ def test_count_modes_with_a_one_std_radius_fails():
 
     with pytest.raises(CheckFailed, match="within 3 std"):
         lesson06.check_count_modes(tight)
+
+
+# --- the GAN step exercise: the reference, the stub and one wrong answer per failure the check names ---
+def gan_step(generator, discriminator, combined, x_real, latent_dim, *, before_d=True, before_g=False,
+             y_real=1.0, y_fake=0.0, y_g=1.0):
+    n = len(x_real)
+    z = np.random.normal(size=(n, latent_dim)).astype("float32")
+    x_fake = generator.predict(z, verbose=0)
+    if before_d is not None:
+        discriminator.trainable = before_d
+    d_loss_real = discriminator.train_on_batch(x_real, np.full((n, 1), y_real))
+    d_loss_fake = discriminator.train_on_batch(x_fake, np.full((n, 1), y_fake))
+    z = np.random.normal(size=(n, latent_dim)).astype("float32")
+    if before_g is not None:
+        discriminator.trainable = before_g
+    g_loss = combined.train_on_batch(z, np.full((n, 1), y_g))
+    return d_loss_real, d_loss_fake, g_loss
+
+
+def test_gan_step_check_passes_the_reference_and_fails_the_stub(capsys):
+    lesson06.check_gan_step(gan_step)
+    assert "PASSED check_gan_step" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="is not implemented yet"):
+        lesson06.check_gan_step(stub)
+
+
+def saturating_step(generator, discriminator, combined, x_real, latent_dim):
+    """G minimises log(1 - D(G(z))) as the minimax game writes it: the combined model recompiled with that loss."""
+    if not getattr(combined, "saturating", False):
+        combined.compile(optimizer=keras.optimizers.Adam(1e-2), loss=lambda y, p: ops.mean(ops.log(1.0 - p)))
+        combined.saturating = True
+    return gan_step(generator, discriminator, combined, x_real, latent_dim)
+
+
+def d_trains_on_fakes_as_real(generator, discriminator, combined, x_real, latent_dim):
+    """G 'trained' by telling D the fakes are real: D's weights move, G's never do."""
+    n = len(x_real)
+    z = np.random.normal(size=(n, latent_dim)).astype("float32")
+    x_fake = generator.predict(z, verbose=0)
+    discriminator.trainable = True
+    d_loss_real = discriminator.train_on_batch(x_real, np.ones((n, 1)))
+    d_loss_fake = discriminator.train_on_batch(x_fake, np.zeros((n, 1)))
+    g_loss = discriminator.train_on_batch(generator.predict(z, verbose=0), np.ones((n, 1)))
+    return d_loss_real, d_loss_fake, g_loss
+
+
+def noise_as_fakes(generator, discriminator, combined, x_real, latent_dim):
+    n = len(x_real)
+    discriminator.trainable = True
+    d_loss_real = discriminator.train_on_batch(x_real, np.ones((n, 1)))
+    d_loss_fake = discriminator.train_on_batch(np.random.normal(size=(n, 2)), np.zeros((n, 1)))
+    discriminator.trainable = False
+    return d_loss_real, d_loss_fake, combined.train_on_batch(np.random.normal(size=(n, latent_dim)), np.ones((n, 1)))
+
+
+def concatenated_d_update(generator, discriminator, combined, x_real, latent_dim):
+    """The deck's single D update on [x_real; x_fake]: it trains D, but the step must return the two losses."""
+    n = len(x_real)
+    x_fake = generator.predict(np.random.normal(size=(n, latent_dim)).astype("float32"), verbose=0)
+    discriminator.trainable = True
+    d_loss = discriminator.train_on_batch(np.concatenate([x_real, x_fake]), np.r_[np.ones(n), np.zeros(n)][:, None])
+    discriminator.trainable = False
+    return d_loss, d_loss, combined.train_on_batch(np.random.normal(size=(n, latent_dim)), np.ones((n, 1)))
+
+
+@pytest.mark.parametrize("wrong, match", [
+    (concatenated_d_update, r"update D twice: .*the deck's single update on the concatenation"),
+    # the Keras 2 idiom: D frozen once (by the setup) and never switched back on
+    (lambda *a: gan_step(*a, before_d=None, before_g=None), r"step 1 .*D did not move in its update on the real"),
+    # D switched on for its own update and never frozen for G's
+    (lambda *a: gan_step(*a, before_g=None), r"step 1 .*D moved in G's update \(D.trainable was True"),
+    (lambda *a: gan_step(*a, y_real=0.0, y_fake=1.0), "the targets are swapped"),
+    (lambda *a: gan_step(*a, y_g=0.0), "you trained G towards label 0"),
+    (saturating_step, "minimised log\\(1 - D\\(G\\(z\\)\\)\\), the saturating minimax loss"),
+    (d_trains_on_fakes_as_real, "never calls combined.train_on_batch, so G does not move"),
+    (noise_as_fakes, "the batch D sees with target 0 is not G's output"),
+    (lambda *a: gan_step(*a)[::-1], r"return what the three train_on_batch calls returned"),
+])
+def test_gan_step_check_names_each_wrong_step(wrong, match):
+    with pytest.raises(CheckFailed, match=match):
+        lesson06.check_gan_step(wrong)
+
+
+def test_discriminator_loss_over_the_concatenated_batch_or_a_sum_gets_its_own_hint():
+    def concatenated_mean(d_real, d_fake):
+        d = ops.concatenate([ops.convert_to_tensor(d_real), ops.convert_to_tensor(d_fake)])
+        t = ops.concatenate([ops.ones_like(d_real), ops.zeros_like(d_fake)])
+        return ops.mean(keras.losses.binary_crossentropy(t[:, None], d[:, None]))
+
+    with pytest.raises(CheckFailed, match="averaged over the concatenated batch.*both terms are there"):
+        lesson06.check_discriminator_loss(concatenated_mean)
+    with pytest.raises(CheckFailed, match="You summed over the samples"):
+        lesson06.check_discriminator_loss(lambda r, f: -ops.sum(ops.log(r)) - ops.sum(ops.log(1 - f)))

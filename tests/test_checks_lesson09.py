@@ -64,3 +64,13 @@ def test_penalty_with_squared_norm_or_one_batch_norm_fails():
             lambda g, w: w * ops.mean(ops.square(ops.sum(ops.square(g), axis=tuple(range(1, len(g.shape)))) - 1)))
     with pytest.raises(CheckFailed, match="whole batch"):
         lesson09.check_penalty_from_gradients(lambda g, w: w * (ops.sqrt(ops.sum(ops.square(g))) - 1) ** 2)
+
+
+def test_a_one_sided_penalty_fails_on_gradients_with_norm_below_one():
+    def one_sided(g, w):
+        norms = ops.sqrt(ops.sum(ops.square(g), axis=tuple(range(1, len(g.shape)))))
+        return w * ops.mean(ops.square(ops.maximum(norms - 1.0, 0.0)))
+
+    with pytest.raises(CheckFailed, match=r"norm 0.5 and 0.2 .*your penalty is 0; it should be 4.45\. You penalised "
+                                          r"only norms above 1"):
+        lesson09.check_penalty_from_gradients(one_sided)

@@ -6,15 +6,16 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import checkpoint
-from course_lib.gan_training import ConditionalGANTrainer, GANTrainer, check_updates_isolated
+from course_lib import checkpoint, config
+from course_lib.checks.updates import check_updates_isolated, record_updates
+from course_lib.gan_training import ConditionalGANTrainer, GANTrainer
 
 LATENT_DIM = 4
 X_REAL = np.random.default_rng(0).normal(size=(256, 2)).astype("float32")
 
 
 def tiny_gan(seed=0, batch_norm=False):
-    keras.utils.set_random_seed(seed)
+    config.set_seed(seed)
     g_layers = [keras.layers.Dense(8), keras.layers.LeakyReLU(0.2)]
     if batch_norm:
         g_layers.insert(1, keras.layers.BatchNormalization())
@@ -137,7 +138,7 @@ def test_short_run_changes_both_networks_with_finite_losses(option):
 
 
 def tiny_conditional_gan(num_classes=3):
-    keras.utils.set_random_seed(0)
+    config.set_seed(0)
     z, y = keras.Input((LATENT_DIM,)), keras.Input((), dtype="int32")
     h = keras.layers.Concatenate()([z, keras.layers.Embedding(num_classes, 3)(y)])
     generator = keras.Model([z, y], keras.layers.Dense(2)(keras.layers.Dense(8, activation="relu")(h)))
@@ -240,7 +241,7 @@ def test_nan_at_the_first_step_without_checkpoint_puts_back_the_initial_state(tm
 def image_gan():
     from course_lib import gan_models
 
-    keras.utils.set_random_seed(0)
+    config.set_seed(0)
     generator = gan_models.build_dense_generator(latent_dim=4, hidden=(8,))  # a tanh output
     return generator, gan_models.build_dense_discriminator(hidden=(8,))
 
@@ -340,7 +341,7 @@ def test_the_average_keeps_its_own_copy_of_batch_norm_statistics():
     generator, discriminator = tiny_gan(batch_norm=True)
     trainer = GANTrainer(generator, discriminator, LATENT_DIM, ema_decay=0.9, verbose=0)
     trainer.train(X_REAL, steps=2, batch_size=16)
-    trainer._ema_update(keras.ops.convert_to_tensor(2.0))  # the update itself, uncompiled, as an eager run would
+    trainer.ema.assign_average(keras.ops.convert_to_tensor(2.0))  # the update itself, uncompiled, as an eager run would
     moving = [i for i, v in enumerate(generator.weights) if not v.trainable]  # the average holds them at i too
     statistics = [np.array(keras.ops.convert_to_numpy(generator.weights[i])) for i in moving]
     z = np.zeros((3, LATENT_DIM), "float32")
@@ -349,3 +350,27 @@ def test_the_average_keeps_its_own_copy_of_batch_norm_statistics():
     assert len(copied) == 2 and all(np.abs(s).sum() > 0 for s in statistics)  # the moving mean and variance
     assert_same(copied, statistics)
     assert np.all(np.isfinite(trainer.ema_generator.predict(z, verbose=0)))
+
+
+@pytest.mark.parametrize("concat_batches", [False, True])
+def test_each_train_on_batch_of_train_step_moves_only_its_network(concat_batches):
+    generator, discriminator = tiny_gan()
+    trainer = GANTrainer(generator, discriminator, concat_batches=concat_batches, d_steps=2, verbose=0)
+    trainer.set_data(X_REAL)
+    for _ in range(2):  # the second step runs the train functions Keras built at the first
+        _, records = record_updates(lambda: trainer.train_step(16), generator, discriminator,
+                                    {"D": discriminator, "combined": trainer.combined})
+        d_calls = records[:-1]
+        assert [r["name"] for r in records] == ["D"] * (2 if concat_batches else 4) + ["combined"]
+        assert all(r["d_moved"] and not r["g_moved"] and r["d_trainable"] for r in d_calls)
+        assert records[-1]["g_moved"] and not records[-1]["d_moved"] and not records[-1]["d_trainable"]
+        np.testing.assert_array_equal(records[-1]["y"], 1.0)  # G's target: the non-saturating loss
+
+
+def test_latent_dim_is_read_from_the_generator_and_a_mismatch_is_a_clear_error():
+    assert GANTrainer(*tiny_gan(), verbose=0).latent_dim == LATENT_DIM
+    assert GANTrainer(*tiny_gan(), LATENT_DIM, verbose=0).latent_dim == LATENT_DIM
+    with pytest.raises(ValueError, match=r"latent_dim=7, but the generator's input z has shape \(None, 4\)"):
+        GANTrainer(*tiny_gan(), 7, verbose=0)
+    generator, discriminator = tiny_conditional_gan()
+    assert ConditionalGANTrainer(generator, discriminator, num_classes=3, verbose=0).latent_dim == LATENT_DIM

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from course_lib.gan_training import check_updates_isolated
+from course_lib import config
+from course_lib.checks.updates import check_updates_isolated
 from course_lib.wgan import CriticUpdate, WGANTrainer, gradient_penalty, input_gradient
 
 LATENT_DIM = 4
@@ -12,7 +13,7 @@ X_REAL = np.random.default_rng(0).normal(size=(256, 2)).astype("float32")
 
 
 def tiny_wgan(seed=0):
-    keras.utils.set_random_seed(seed)
+    config.set_seed(seed)
     generator = keras.Sequential([keras.Input((LATENT_DIM,)), keras.layers.Dense(8), keras.layers.LeakyReLU(0.2),
                                   keras.layers.Dense(2)])
     critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8), keras.layers.LeakyReLU(0.2),
@@ -66,28 +67,30 @@ def test_critic_loss_matches_hand_computation():
     assert float(loss) == pytest.approx(-wasserstein, rel=1e-5)
 
 
-@pytest.mark.parametrize("gp_weight", [None, 10.0])
-def test_one_critic_update_is_one_sgd_step_along_the_hand_gradient(gp_weight):
+@pytest.mark.parametrize("gp_weight, scale", [(None, 1.0), (10.0, 1.0), (None, 3.0)])
+def test_one_critic_update_is_one_sgd_step_along_the_hand_gradient(gp_weight, scale):
     # C(x) = w.x + b has gradient w everywhere, so L_C + GP = mean(C(fake)) - mean(C(real)) + lambda (||w|| - 1)^2:
     # dL/dw = mean(x_fake) - mean(x_real) + 2 lambda (||w|| - 1) w / ||w||, dL/db = 0. The penalty's part needs
     # the gradient of a gradient, taken inside Keras' training step.
     w, b, lr = np.array([3.0, 4.0]), 0.5, 0.01
     critic = linear_critic(w, b)
-    update = CriticUpdate(critic, gp_weight=gp_weight)
+    # scale != 1: a critic_loss given by the caller (3 L_C) is the one differentiated, not the library's L_C
+    given = (lambda c_real, c_fake: scale * (ops.mean(c_fake) - ops.mean(c_real))) if scale != 1.0 else None
+    update = CriticUpdate(critic, gp_weight=gp_weight, critic_loss=given)
     update.compile(optimizer=keras.optimizers.SGD(lr))
     rng = np.random.default_rng(4)
     x_real, x_fake = rng.normal(1.0, 1.0, (8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
     logs = update.train_on_batch((x_real, x_fake), return_dict=True)
     norm = np.linalg.norm(w)
     penalty = (gp_weight or 0.0) * (norm - 1.0) ** 2
-    grad_w = x_fake.mean(axis=0) - x_real.mean(axis=0) + 2 * (gp_weight or 0.0) * (norm - 1.0) * w / norm
+    grad_w = scale * (x_fake.mean(axis=0) - x_real.mean(axis=0)) + 2 * (gp_weight or 0.0) * (norm - 1.0) * w / norm
     new_w, new_b = critic.get_weights()
     np.testing.assert_allclose(new_w[:, 0], w - lr * grad_w, rtol=1e-5)
     assert float(new_b[0]) == pytest.approx(b)
     wasserstein = (x_real @ w).mean() - (x_fake @ w).mean()
     assert logs["wasserstein"] == pytest.approx(wasserstein, rel=1e-5)
     assert logs["gradient_penalty"] == pytest.approx(penalty, rel=1e-5)
-    assert logs["loss"] == pytest.approx(-wasserstein + penalty, rel=1e-5)
+    assert logs["loss"] == pytest.approx(-scale * wasserstein + penalty, rel=1e-5)
 
 
 def test_clipping_keeps_every_critic_weight_in_minus_c_to_c():
@@ -108,7 +111,7 @@ def test_gradient_penalty_mode_does_not_clip_and_uses_the_papers_optimizer():
     assert all(value > 0 for value in history["gradient_penalty"])
     config = trainer.d_optimizer.get_config()
     assert isinstance(trainer.d_optimizer, keras.optimizers.Adam)
-    assert (config["learning_rate"], config["beta_1"], config["beta_2"]) == pytest.approx((1e-4, 0.5, 0.9))
+    assert (config["learning_rate"], config["beta_1"], config["beta_2"]) == pytest.approx((1e-4, 0.0, 0.9))  # Gulrajani et al., Algorithm 1
     clip = WGANTrainer(*tiny_wgan(), LATENT_DIM, verbose=0)
     assert clip.clip_value == 0.01 and isinstance(clip.g_optimizer, keras.optimizers.RMSprop)
     assert clip.g_optimizer.get_config()["learning_rate"] == pytest.approx(5e-5)
@@ -199,3 +202,15 @@ def test_wgan_keeps_a_moving_average_of_the_generator():
     for old, new, w in zip(before_last, trainer.ema_generator.get_weights(), generator.get_weights()):
         np.testing.assert_allclose(new, 0.5 * old + 0.5 * w, rtol=1e-5, atol=1e-6)
     assert any(not np.allclose(a, b) for a, b in zip(start, trainer.ema_generator.get_weights()))
+
+
+def test_the_trainer_hands_its_critic_loss_to_the_critic_update():
+    def doubled(c_real, c_fake):
+        return 2.0 * (ops.mean(c_fake) - ops.mean(c_real))
+
+    trainer = WGANTrainer(*tiny_wgan(), n_critic=1, gradient_penalty=10.0, critic_loss=doubled, verbose=0)
+    history = trainer.train(X_REAL, 2, 16)
+    want = -2.0 * np.asarray(history["wasserstein"]) + np.asarray(history["gradient_penalty"])  # 2 L_C + GP
+    np.testing.assert_allclose(history["critic_loss"], want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="critic_loss must be a function"):
+        WGANTrainer(*tiny_wgan(), critic_loss=0.5)

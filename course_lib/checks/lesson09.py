@@ -68,7 +68,7 @@ def check_interpolates(interpolates):
             raise CheckFailed("your interpolates weight x_real by (1 - alpha): x_hat should be "
                               "alpha * x_real + (1 - alpha) * x_fake")
         expect_close(got, want, f"interpolates of samples of shape {shape[1:]}", atol=1e-5,
-                     hint="Reshape alpha (B,) to (B, 1, ..., 1) so that each sample gets its own alpha.")
+                     hint="Reshape alpha (N,) to (N, 1, ..., 1) so that each sample gets its own alpha.")
     return passed("check_interpolates", 2)
 
 
@@ -77,6 +77,7 @@ def check_penalty_from_gradients(penalty_from_gradients):
     rng = np.random.default_rng(8)
     cases = [("gradients of norm 5 (3-4-5)", np.array([[3.0, 4.0], [0.0, 5.0]]), 10.0),
              ("unit-norm gradients", np.eye(3), 10.0),
+             ("gradients of norm 0.5 and 0.2", np.array([[0.3, 0.4], [0.0, 0.2]]), 10.0),
              ("image-shaped gradients", rng.normal(size=(4, 3, 3, 1)), 2.0)]
     for name, grads, weight in cases:
         got = _number(call_student(penalty_from_gradients, grads.astype("float32"), weight, exercise="Exercise 4"),
@@ -87,6 +88,9 @@ def check_penalty_from_gradients(penalty_from_gradients):
             hint = ""
             if np.isclose(got, weight * np.mean((norms ** 2 - 1.0) ** 2), rtol=1e-4):
                 hint = " You used the squared norm: take the square root of the sum of squares."
+            elif np.isclose(got, weight * np.mean(np.maximum(norms - 1.0, 0.0) ** 2), rtol=1e-4, atol=1e-6):
+                hint = (" You penalised only norms above 1 (a one-sided max(0, ||g|| - 1)^2): WGAN-GP's penalty is "
+                        "two-sided, (||g|| - 1)^2, so it also pulls gradient norms below 1 up towards 1.")
             elif np.isclose(got, weight * (np.sqrt((grads ** 2).sum()) - 1.0) ** 2, rtol=1e-4):
                 hint = " You took one norm over the whole batch: each sample needs its own norm."
             raise CheckFailed(f"for {name} and lambda={weight} your penalty is {got:.5g}; it should be "
