@@ -44,16 +44,16 @@ def build_classifier(num_classes=NUM_CLASSES, feature_dim=FEATURE_DIM):
     import keras
     from keras import layers
 
-    inputs = keras.Input(IMAGE_SHAPE)  # (B, 28, 28, 1)
+    inputs = keras.Input(IMAGE_SHAPE)  # (N, 28, 28, 1)
     h = layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
-    h = layers.MaxPooling2D()(h)  # (B, 14, 14, 32)
+    h = layers.MaxPooling2D()(h)  # (N, 14, 14, 32)
     h = layers.Conv2D(64, 3, padding="same", activation="relu")(h)
-    h = layers.MaxPooling2D()(h)  # (B, 7, 7, 64)
-    h = layers.Flatten()(h)  # (B, 3136)
+    h = layers.MaxPooling2D()(h)  # (N, 7, 7, 64)
+    h = layers.Flatten()(h)  # (N, 3136)
     h = layers.Dropout(0.25)(h)
-    features = layers.Dense(feature_dim, activation="relu", name=FEATURE_LAYER)(h)  # (B, feature_dim)
+    features = layers.Dense(feature_dim, activation="relu", name=FEATURE_LAYER)(h)  # (N, feature_dim)
     h = layers.Dropout(0.4)(features)
-    probs = layers.Dense(num_classes, activation="softmax", name="probs")(h)  # (B, num_classes)
+    probs = layers.Dense(num_classes, activation="softmax", name="probs")(h)  # (N, num_classes)
     return keras.Model(inputs, probs, name="mnist_evaluator")
 
 

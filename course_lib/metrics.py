@@ -237,7 +237,7 @@ def inception_features(images, extractor=None, value_range=(0, 1), batch_size=32
         batch = (x[start:start + batch_size] - low) / (high - low) * 255.0  # -> [0, 255]
         if batch.shape[-1] == 1:
             batch = np.repeat(batch, 3, axis=-1)  # grey -> RGB
-        batch = keras.ops.image.resize(batch, (size, size), interpolation="bilinear")  # (B, size, size, 3)
+        batch = keras.ops.image.resize(batch, (size, size), interpolation="bilinear")  # (N, size, size, 3)
         batch = keras.applications.inception_v3.preprocess_input(batch)  # [0, 255] -> [-1, 1]
         out.append(keras.ops.convert_to_numpy(extractor(batch, training=False)))
     return np.concatenate(out).astype(np.float64)

@@ -27,7 +27,7 @@ def sgd_replay(x, y, kernel, bias, learning_rate, epochs, batch_size, seed):
         order = rng.permutation(len(x))
         for start in range(0, len(x), batch_size):
             index = order[start:start + batch_size]
-            residual = x[index] @ kernel + bias - y[index]  # (B, 1)
+            residual = x[index] @ kernel + bias - y[index]  # (N, 1)
             kernel = kernel - learning_rate * 2 / len(index) * x[index].T @ residual  # d mean(r^2) / d kernel
             bias = bias - learning_rate * 2 / len(index) * residual.sum(axis=0)
     return kernel, bias
