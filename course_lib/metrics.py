@@ -69,14 +69,15 @@ def feature_statistics(features):
     return f.mean(axis=0), np.cov(f, rowvar=False, ddof=1)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
+def frechet_distance(mu1, sigma1, mu2, sigma2):
     """Fréchet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2).
 
     d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)). The matrix square root comes from
-    scipy.linalg.sqrtm; when it is not finite or not real (a singular product, e.g. fewer
-    samples than dimensions) it is retried with eps * I added to both covariances, in every
-    term so that the distance of a set to itself stays 0. A negligible imaginary part
-    (round-off) is then dropped and a large one raises ValueError.
+    scipy.linalg.sqrtm. When S1 S2 is singular (e.g. fewer samples than dimensions) sqrtm is
+    inexact or complex, and the trace is taken instead from the symmetric form
+    Tr((S1 S2)^(1/2)) = Tr((S1^(1/2) S2 S1^(1/2))^(1/2)), whose eigenvalues eigh finds exactly
+    for positive semi-definite covariances (`_trace_sqrt_symmetric`). A negligible imaginary
+    part of sqrtm (round-off) is dropped; a large one raises ValueError.
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -86,17 +87,45 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
         raise ValueError(f"mu1 has shape {mu1.shape} but mu2 has shape {mu2.shape}.")
     diff = mu1 - mu2
     covmean, singular = _sqrtm(sigma1 @ sigma2)  # (S1 S2)^(1/2)
-    if singular or np.iscomplexobj(covmean) or not np.all(np.isfinite(covmean)):
-        sigma1, sigma2 = sigma1 + eps * np.eye(len(mu1)), sigma2 + eps * np.eye(len(mu1))
-        covmean, _ = _sqrtm(sigma1 @ sigma2)
-    if np.iscomplexobj(covmean):
-        largest = np.max(np.abs(covmean.imag))
-        if largest > 1e-3 * max(1.0, np.max(np.abs(covmean.real))):
-            raise ValueError(f"the square root of sigma1 @ sigma2 has an imaginary part of {largest:.3g}: "
-                             f"are both covariances symmetric positive semi-definite?")
-        covmean = covmean.real
+    if singular or not np.all(np.isfinite(covmean)) or _is_singular(sigma1) or _is_singular(sigma2):
+        tr_covmean = _trace_sqrt_symmetric(sigma1, sigma2)
+    else:
+        if np.iscomplexobj(covmean):
+            largest = np.max(np.abs(covmean.imag))
+            if largest > 1e-3 * max(1.0, np.max(np.abs(covmean.real))):
+                raise ValueError(f"the square root of sigma1 @ sigma2 has an imaginary part of {largest:.3g}: "
+                                 f"are both covariances symmetric positive semi-definite?")
+            covmean = covmean.real
+        tr_covmean = np.trace(covmean)
     # ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2))
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+
+
+def _is_singular(sigma):
+    """True when a covariance's smallest eigenvalue is zero up to round-off (relative to its largest).
+
+    A clearly negative eigenvalue is not "singular": sqrtm then gives a large imaginary part, which raises.
+    """
+    values = np.linalg.eigvalsh((sigma + sigma.T) / 2)  # ascending
+    return abs(values[0]) <= abs(values[-1]) * len(values) * np.finfo(np.float64).eps
+
+
+def _trace_sqrt_symmetric(sigma1, sigma2):
+    """Tr((S1 S2)^(1/2)) from symmetric eigenproblems, exact for singular covariances too.
+
+    With S1 = V W V^T (eigh), S1 S2 has the eigenvalues of W^(1/2) V^T S2 V W^(1/2), a symmetric
+    positive semi-definite matrix, so Tr((S1 S2)^(1/2)) is the sum of the square roots of its
+    eigenvalues. Eigenvalues of S1 below round-off (max * D * machine epsilon) are zeros that
+    round-off made non-zero; they are dropped, so the r x r problem lives in the range of S1 and
+    the square root never amplifies round-off into the result.
+    """
+    w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
+    keep = w > w.max() * len(w) * np.finfo(np.float64).eps  # the range of S1: r eigenvalues
+    half = np.sqrt(w[keep])  # W_r^(1/2): (r,)
+    v = v[:, keep]  # (D, r)
+    middle = half[:, None] * (v.T @ sigma2 @ v) * half[None, :]  # W_r^(1/2) V_r^T S2 V_r W_r^(1/2): (r, r)
+    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
+    return float(np.sum(np.sqrt(np.clip(eigenvalues, 0, None))))
 
 
 def _sqrtm(matrix):

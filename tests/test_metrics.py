@@ -273,3 +273,14 @@ def test_label_accuracy_with_a_function_or_images():
     assert metrics.label_accuracy(draw_label(labels, wrong_every=4), labels, ThresholdEvaluator()) == 0.75
     with pytest.raises(ValueError, match="labels"):
         metrics.label_accuracy(draw_label(labels[:5]), labels, ThresholdEvaluator())
+
+
+def test_singular_covariances_give_the_exact_distance_not_a_regularised_one():
+    # 8 and 10 samples in 30 dimensions: both covariances singular. The exact value comes independently from
+    # the (8, 10) matrix of centred samples (fid_from_features' low-rank route: a nuclear norm, no sqrtm).
+    rng = np.random.default_rng(21)
+    f1, f2 = rng.normal(size=(8, 30)), rng.normal(size=(10, 30)) * 2 + 1
+    (mu1, s1), (mu2, s2) = metrics.feature_statistics(f1), metrics.feature_statistics(f2)
+    exact = metrics.fid_from_features(f1, f2)
+    assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(exact, rel=1e-9)
+    assert metrics.frechet_distance(mu2, s2, mu1, s1) == pytest.approx(exact, rel=1e-9)
