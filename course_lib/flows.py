@@ -257,17 +257,17 @@ class Flow(keras.Model):
 
     def sample(self, n, temperature=1.0, seed=None):
         """n draws x = f^-1(z), z ~ N(0, temperature^2 I), as a NumPy array (continuous values)."""
-        shape = (n,) + tuple(self.input_shape_[1:])
+        shape = (n,) + self.latent_shape  # the shape of f(x), e.g. (14, 14, 4) after a squeeze
         z = temperature * np.random.default_rng(seed).standard_normal(shape).astype("float32")
         return ops.convert_to_numpy(self.inverse(ops.convert_to_tensor(z)))
 
     def build(self, input_shape):
-        self.input_shape_ = tuple(input_shape)
-        shape = input_shape
+        shape = tuple(input_shape)
         for step in self.steps:  # build each step on the shape it will see
             if not step.built:
                 step.build(shape)
-            shape = ops.shape(step.forward(ops.zeros((1,) + tuple(shape[1:])))[0])
+            shape = (None,) + tuple(step.forward(ops.zeros((1,) + shape[1:]))[0].shape[1:])
+        self.latent_shape = shape[1:]
         self.built = True
 
 
