@@ -227,6 +227,7 @@ class Flow(keras.Model):
 
     def forward(self, x):
         """x -> (z, log|det dz/dx|), log_det of shape (N,)."""
+        x = ops.convert_to_tensor(x, "float32")
         log_det = ops.zeros((ops.shape(x)[0],))
         for step in self.steps:
             x, step_log_det = step.forward(x)
@@ -234,6 +235,8 @@ class Flow(keras.Model):
         return x, log_det
 
     def inverse(self, z):
+        """z -> x = f^-1(z)."""
+        z = ops.convert_to_tensor(z, "float32")
         for step in reversed(self.steps):
             z = step.inverse(z)
         return z
