@@ -28,6 +28,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from course_lib import backend
 from course_lib.validate import check_number, check_positive_int, check_positive_ints
 
 LOG_256 = math.log(256.0)
@@ -100,6 +101,10 @@ class Squeeze(layers.Layer):
         x = ops.reshape(x, (-1, h // 2, 2, w // 2, 2, c))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (N, H/2, W/2, 2, 2, C)
         return ops.reshape(x, (-1, h // 2, w // 2, 4 * c)), ops.zeros((ops.shape(x)[0],))
+
+    def forward_shape(self, shape):
+        n, h, w, c = shape
+        return (n, h // 2, w // 2, 4 * c)
 
     def inverse(self, y):
         _, h, w, c4 = y.shape
@@ -224,6 +229,7 @@ class Flow(keras.Model):
         self.dequantize_fn = dequantize_fn
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.bits_tracker = keras.metrics.Mean(name="bits_per_dim")
+        self._compiled_forward, self._compiled_inverse = None, None
 
     def forward(self, x):
         """x -> (z, log|det dz/dx|), log_det of shape (N,)."""
@@ -258,18 +264,29 @@ class Flow(keras.Model):
         self.bits_tracker.update_state(bits_per_dim(nll, math.prod(x.shape[1:])))
         return ops.mean(nll)
 
+    def encode(self, x):
+        """z = f(x) as a NumPy array, computed by one compiled graph (no dequantization: x is continuous)."""
+        if self._compiled_forward is None:
+            self._compiled_forward = backend.compile(lambda v: self.forward(v)[0], lambda: self.weights)
+        return ops.convert_to_numpy(self._compiled_forward(ops.convert_to_tensor(x, "float32")))
+
+    def decode(self, z):
+        """x = f^-1(z) as a NumPy array, computed by one compiled graph (sampling, interpolation)."""
+        if self._compiled_inverse is None:
+            self._compiled_inverse = backend.compile(self.inverse, lambda: self.weights)
+        return ops.convert_to_numpy(self._compiled_inverse(ops.convert_to_tensor(z, "float32")))
+
     def sample(self, n, temperature=1.0, seed=None):
         """n draws x = f^-1(z), z ~ N(0, temperature^2 I), as a NumPy array (continuous values)."""
         shape = (n,) + self.latent_shape  # the shape of f(x), e.g. (14, 14, 4) after a squeeze
-        z = temperature * np.random.default_rng(seed).standard_normal(shape).astype("float32")
-        return ops.convert_to_numpy(self.inverse(ops.convert_to_tensor(z)))
+        return self.decode(temperature * np.random.default_rng(seed).standard_normal(shape))
 
     def build(self, input_shape):
         shape = tuple(input_shape)
         for step in self.steps:  # build each step on the shape it will see
             if not step.built:
                 step.build(shape)
-            shape = (None,) + tuple(step.forward(ops.zeros((1,) + shape[1:]))[0].shape[1:])
+            shape = step.forward_shape(shape) if hasattr(step, "forward_shape") else shape  # only a squeeze changes it
         self.latent_shape = shape[1:]
         self.built = True
 
@@ -329,6 +346,6 @@ def evaluate_bits_per_dim(model, x_int, batch_size=500):
     """Mean negative log-likelihood of x_int (one dequantization draw per image), in bits per dimension."""
     total = 0.0
     for start in range(0, len(x_int), batch_size):
-        log_p = model(ops.convert_to_tensor(x_int[start:start + batch_size]))  # (N,)
-        total += float(ops.convert_to_numpy(ops.sum(log_p)))
+        log_p = model.predict_on_batch(x_int[start:start + batch_size])  # (N,), one compiled call
+        total += float(np.sum(log_p))
     return bits_per_dim(-total / len(x_int), int(np.prod(x_int.shape[1:])))

@@ -235,3 +235,17 @@ def test_image_flow_trains_and_samples_in_range():
     samples = model.sample(6, seed=0)
     assert samples.shape == (6, 4, 4, 1) and np.all(np.isfinite(samples))
     assert samples.min() > -0.06 and samples.max() < 1.06  # the inverse of the logit lies in [-a/(1-2a), ...]
+
+
+def test_compiled_decode_matches_the_inverse():
+    model = small_image_flow()
+    z = np.random.default_rng(13).normal(size=(5, 2, 2, 4)).astype("float32")
+    np.testing.assert_allclose(model.decode(z), to_numpy(model.inverse(z)), atol=1e-5)
+    randomize(model, seed=1)  # new weights: the compiled graph must read them, not a frozen copy
+    np.testing.assert_allclose(model.decode(z), to_numpy(model.inverse(z)), atol=1e-5)
+
+
+def test_compiled_encode_matches_forward():
+    model = small_image_flow()
+    y = np.random.default_rng(14).uniform(size=(5, 4, 4, 1)).astype("float32")
+    np.testing.assert_allclose(model.encode(y), to_numpy(model.forward(y)[0]), atol=1e-5)
