@@ -33,7 +33,8 @@ def parse_args():
     parser.add_argument("--num-checkerboard", type=int, default=config.choose(full=3, fast=2))
     parser.add_argument("--num-channel", type=int, default=config.choose(full=3, fast=2))
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--clipnorm", type=float, default=100.0, help="clip each gradient's norm (Adam's clipnorm)")
     parser.add_argument("--n-samples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-steps", type=int, default=0,
@@ -63,7 +64,7 @@ def main():
     model = flows.build_image_flow((28, 28, 1), num_checkerboard=args.num_checkerboard,
                                    num_channel=args.num_channel, hidden=args.hidden, depth=args.depth,
                                    seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm))
     print(f"flow: {model.count_params():,} parameters, {len(model.steps)} steps")
 
     steps_per_epoch = -(-len(x_train) // args.batch_size)
