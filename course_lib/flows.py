@@ -16,8 +16,10 @@ Pieces, in the order the lesson builds them:
   s = scale * tanh(raw), so exp(s) cannot blow up.
 - `dequantize` and `Logit`: from 256 grey levels to a continuous variable, with their log-dets.
 - `Flow`: the model; `forward(x) -> (z, log_det)`, `inverse(z) -> x`, `log_prob(x)`, and a
-  loss (the negative log-likelihood) that `course_lib.training.train` minimizes.
-- `bits_per_dim`: nats per example -> bits per dimension.
+  loss (the negative log-likelihood) that `course_lib.training.train` minimizes; `encode`,
+  `decode` and `sample` run the two directions as compiled graphs and return NumPy arrays.
+- `bits_per_dim`: nats per example -> bits per dimension; `evaluate_bits_per_dim` scores a
+  grey-level test set.
 
 Every step works on tensors of any shape (N, ...): 2-D points (N, 2) or images (N, H, W, C).
 The log-dets are per example, shape (N,).

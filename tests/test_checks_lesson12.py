@@ -1,10 +1,12 @@
 """The lesson 12 checks pass the solutions and fail stubs and plausible mistakes with specific messages."""
 import math
 
+import nbformat
+import numpy as np
 import pytest
 from keras import ops
 
-from course_lib import flows
+from course_lib import flows, notebooks
 from course_lib.checks import CheckFailed, lesson12
 
 
@@ -95,3 +97,23 @@ def test_dequantize_check():
         lesson12.check_dequantize(lambda x, u: (x + u) / 256.0)
     with pytest.raises(CheckFailed, match="one number per image"):
         lesson12.check_dequantize(lambda x, u: ((x + u) / 256.0, -math.log(256.0) * ops.ones_like(x)))
+
+
+def test_the_lesson_solutions_agree_with_the_library():
+    """The three exercise cells of solutions/12 (executed here) compute what course_lib.flows computes."""
+    nb = nbformat.read(notebooks.SOLUTIONS / "12_normalizing_flows.ipynb", as_version=4)
+    namespace = {"ops": ops, "math": math}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and notebooks.BEGIN in cell.source:
+            exec(cell.source, namespace)
+    rng = np.random.default_rng(0)
+    x, s, t = (rng.normal(size=(3, 4, 4, 2)).astype("float32") for _ in range(3))
+    mask = flows.checkerboard_mask(4, 4, 2, parity=1)
+    for got, want in zip(namespace["coupling_forward"](x, mask, s, t), flows.coupling_forward(x, mask, s, t)):
+        np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(want), rtol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(namespace["coupling_inverse"](x, mask, s, t)),
+                               ops.convert_to_numpy(flows.coupling_inverse(x, mask, s, t)), rtol=1e-6)
+    x_int = rng.integers(0, 256, size=(2, 3, 3, 1)).astype("float32")
+    u = rng.uniform(size=x_int.shape).astype("float32")
+    for got, want in zip(namespace["dequantize"](x_int, u), flows.dequantize(x_int, u)):
+        np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(want), rtol=1e-6)
