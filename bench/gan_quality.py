@@ -25,19 +25,6 @@ NUM_CLASSES = 10
 IS_TARGET, ACCURACY_TARGET = 9.0, 0.97
 
 
-def lesson_configs():
-    """The generator and discriminator lists of lessons 07 and 08 (full or fast mode)."""
-    g = dict(initial_shape=config.choose(full=(7, 7, 128), fast=(7, 7, 32)),
-             filters=config.choose(full=[128, 64, 1], fast=[32, 1]),
-             kernel_sizes=config.choose(full=[5, 5, 5], fast=[3, 3]),
-             upsample=config.choose(full=[2, 2, 1], fast=[2, 2]),
-             batch_norm_momentum=0.9, activation="relu")
-    d = dict(filters=config.choose(full=[64, 128], fast=[16, 32]),
-             kernel_sizes=config.choose(full=[5, 5], fast=[3, 3]),
-             strides=[2, 2], dropout=0.3)
-    return g, d
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=None,
@@ -86,7 +73,7 @@ def train_timed(trainer, train_args, batch_size, eval_every, report):
 
 
 def run_dcgan(mnist, judge, real_features, steps, args):
-    g_config, d_config = lesson_configs()
+    g_config, d_config = gan_models.dcgan_config()  # lessons 07 and 08's sizes
     config.set_seed(0)
     generator = gan_models.build_conv_generator(LATENT_DIM, upsample_mode="transpose", **g_config)
     trainer = GANTrainer(generator, gan_models.build_conv_discriminator(**d_config), LATENT_DIM, seed=0,
@@ -116,7 +103,7 @@ def score_cgan(generator, judge, n_samples):
 
 
 def run_cgan(mnist, judge, steps, args):
-    g_config, d_config = lesson_configs()
+    g_config, d_config = gan_models.dcgan_config()  # lessons 07 and 08's sizes
     g_config["upsample_mode"] = "upsampling"  # lesson 08's choice
     config.set_seed(0)
     generator = gan_models.build_conditional_generator(LATENT_DIM, NUM_CLASSES, label_mode="one_hot", **g_config)
