@@ -20,6 +20,7 @@ with the targets telling the parts apart (a class 0..K-1, UNLABELLED or FAKE), t
 z -> f(G(z)) with D frozen (the trainable rule, set before every `train_on_batch`).
 """
 import keras
+import numpy as np
 from keras import layers, ops
 
 from course_lib import backend, gan_models
@@ -208,3 +209,21 @@ class SSGANTrainer(GANTrainer):
         """D as a classifier: argmax_k of the K class logits."""
         return ops.convert_to_numpy(ops.argmax(self.discriminator.predict(x, batch_size=batch_size, verbose=0),
                                                axis=-1))
+
+
+# ----- the few labels and the baseline -----------------------------------------------------------
+def pick_labelled(labels, per_class, seed=0):
+    """Indices of `per_class` examples of every class (e.g. 10 per digit: 100 labelled images)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    return np.concatenate([rng.choice(np.flatnonzero(labels == k), per_class, replace=False)
+                           for k in np.unique(labels)])
+
+
+def train_supervised_baseline(x_labelled, y_labelled, epochs, num_classes=NUM_CLASSES, learning_rate=1e-3, **body):
+    """The same classifier (build_classifier_discriminator(**body)) trained on the labelled images alone."""
+    classifier = build_classifier_discriminator(num_classes, **body)
+    classifier.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # softmax over K
+    classifier.fit(x_labelled, y_labelled, epochs=epochs, batch_size=32, verbose=0)
+    return classifier

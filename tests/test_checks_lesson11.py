@@ -119,3 +119,59 @@ def test_mi_lower_bound_fails_on_per_example_values():
 
     with pytest.raises(CheckFailed, match="should be one number"):
         lesson11.check_mi_lower_bound(per_example)
+
+
+# ----- Exercise 3: the semi-supervised GAN's two losses ------------------------------------
+def lse(logits):
+    return np.logaddexp.reduce(logits, axis=1)
+
+
+def ssgan_solution(logits_labelled, labels, logits_unlabelled, logits_fake):
+    sup = np.mean(lse(logits_labelled) - logits_labelled[np.arange(len(labels)), labels])
+    unsup = np.mean(np.logaddexp(0, -lse(logits_unlabelled))) + np.mean(np.logaddexp(0, lse(logits_fake)))
+    return sup, unsup
+
+
+def test_ssgan_losses_passes_on_the_solution_and_on_the_library(capsys):
+    from course_lib import ssgan
+
+    def library(logits_labelled, labels, logits_unlabelled, logits_fake):
+        return (keras.ops.mean(ssgan.supervised_loss(labels, logits_labelled)),
+                keras.ops.mean(ssgan.real_loss(logits_unlabelled)) + keras.ops.mean(ssgan.fake_loss(logits_fake)))
+
+    lesson11.check_ssgan_losses(ssgan_solution)
+    lesson11.check_ssgan_losses(library)
+    assert capsys.readouterr().out.count("PASSED check_ssgan_losses") == 2
+
+
+def test_ssgan_losses_fails_on_the_stub():
+    with pytest.raises(CheckFailed, match="Exercise 3 is not implemented"):
+        lesson11.check_ssgan_losses(stub)
+
+
+def test_ssgan_losses_fails_on_a_k_plus_1_softmax_in_the_supervised_part():
+    def k_plus_1(logits_labelled, labels, logits_unlabelled, logits_fake):
+        extended = np.concatenate([logits_labelled, np.zeros((len(labels), 1))], axis=1)
+        sup = np.mean(lse(extended) - logits_labelled[np.arange(len(labels)), labels])
+        return sup, ssgan_solution(logits_labelled, labels, logits_unlabelled, logits_fake)[1]
+
+    with pytest.raises(CheckFailed, match="softmax over the K class logits alone"):
+        lesson11.check_ssgan_losses(k_plus_1)
+
+
+def test_ssgan_losses_fails_on_a_flipped_fake_term():
+    def flipped(logits_labelled, labels, logits_unlabelled, logits_fake):
+        sup, _ = ssgan_solution(logits_labelled, labels, logits_unlabelled, logits_fake)
+        return sup, np.mean(np.logaddexp(0, -lse(logits_unlabelled))) + np.mean(np.logaddexp(0, -lse(logits_fake)))
+
+    with pytest.raises(CheckFailed, match=r"Your fake term is -log D\(G\(z\)\)"):
+        lesson11.check_ssgan_losses(flipped)
+
+
+def test_ssgan_losses_fails_without_the_fake_term():
+    def real_only(logits_labelled, labels, logits_unlabelled, logits_fake):
+        sup, _ = ssgan_solution(logits_labelled, labels, logits_unlabelled, logits_fake)
+        return sup, np.mean(np.logaddexp(0, -lse(logits_unlabelled)))
+
+    with pytest.raises(CheckFailed, match="misses the generated images' term"):
+        lesson11.check_ssgan_losses(real_only)

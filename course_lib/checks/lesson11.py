@@ -1,4 +1,4 @@
-"""Checks for lesson 11 (other GANs): InfoGAN's latent codes and its mutual-information lower bound."""
+"""Checks for lesson 11 (other GANs): InfoGAN's codes and mutual-information bound, the SSGAN's two losses."""
 import math
 
 import numpy as np
@@ -84,3 +84,50 @@ def _bound_hint(got, log_q, entropy):
     if np.isclose(got, (log_q.mean() + entropy) / math.log(2), atol=1e-4):
         return " Use natural logarithms (np.log / keras.ops.log), as the course's losses do, not log2."
     return " Pick Q's probability of the true code with the one-hot c: log Q(c | x) = sum_k c_k log q_k."
+
+
+def _k_plus_1_parts(logits_labelled, labels, logits_unlabelled, logits_fake):
+    """The reference: an explicit (K + 1)-way softmax, the fake class's logit appended as 0."""
+    def log_probs(logits):
+        extended = np.concatenate([logits, np.zeros((len(logits), 1))], axis=1)  # (N, K + 1)
+        return extended - np.logaddexp.reduce(extended, axis=1, keepdims=True)
+
+    lab, unl, fake = log_probs(logits_labelled), log_probs(logits_unlabelled), log_probs(logits_fake)
+    log_real_lab = np.log1p(-np.exp(lab[:, -1]))  # log p(real | x) on the labelled images
+    sup = -np.mean(lab[np.arange(len(labels)), labels] - log_real_lab)  # -E log p(y | x, real)
+    unsup = -np.mean(np.log1p(-np.exp(unl[:, -1]))) - np.mean(fake[:, -1])  # -E log D(x) - E log(1 - D(G(z)))
+    wrong = {"k_plus_1": -np.mean(lab[np.arange(len(labels)), labels]),
+             "fake_flipped": -np.mean(np.log1p(-np.exp(unl[:, -1]))) - np.mean(np.log1p(-np.exp(fake[:, -1]))),
+             "real_only": -np.mean(np.log1p(-np.exp(unl[:, -1])))}
+    return sup, unsup, wrong
+
+
+def check_ssgan_losses(ssgan_losses):
+    """ssgan_losses(logits_labelled, labels, logits_unlabelled, logits_fake) -> (L_sup, L_unsup), K logits each."""
+    rng = np.random.default_rng(12)
+    cases = [(rng.normal(0, 2, (6, 10)), rng.integers(0, 10, 6), rng.normal(1, 2, (5, 10)), rng.normal(-1, 2, (7, 10))),
+             (np.array([[2.0, -1.0], [0.5, 0.5]]), np.array([0, 1]), np.array([[3.0, 1.0]]), np.array([[-2.0, 0.0]]))]
+    for logits_lab, labels, logits_unl, logits_fake in cases:
+        result = call_student(ssgan_losses, logits_lab.astype("float32"), labels, logits_unl.astype("float32"),
+                              logits_fake.astype("float32"), exercise="Exercise 3")
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise CheckFailed("ssgan_losses should return two numbers, (L_sup, L_unsup).")
+        got_sup, got_unsup = _number(result[0], "L_sup"), _number(result[1], "L_unsup")
+        sup, unsup, wrong = _k_plus_1_parts(logits_lab, labels, logits_unl, logits_fake)
+        k = logits_lab.shape[1]
+        if not np.isclose(got_sup, sup, atol=1e-4):
+            hint = ""
+            if np.isclose(got_sup, wrong["k_plus_1"], atol=1e-4):
+                hint = (" You used the softmax over all K + 1 classes: the labelled image is known to be real, so "
+                        "L_sup uses p(y | x, real), the softmax over the K class logits alone.")
+            raise CheckFailed(f"for K={k} classes your L_sup is {got_sup:.5g}; it should be {sup:.5g}.{hint}")
+        if not np.isclose(got_unsup, unsup, atol=1e-4):
+            hint = (" With Z = sum_k exp(l_k): D(x) = Z / (Z + 1), so -log D(x) = softplus(-logsumexp(l)) and "
+                    "-log(1 - D(x)) = softplus(logsumexp(l)).")
+            if np.isclose(got_unsup, wrong["fake_flipped"], atol=1e-4):
+                hint = (" Your fake term is -log D(G(z)): D must call generated images fake, so the term is "
+                        "-log(1 - D(G(z))) = -log p(fake | G(z)).")
+            elif np.isclose(got_unsup, wrong["real_only"], atol=1e-4):
+                hint = " Your L_unsup misses the generated images' term, -E log(1 - D(G(z)))."
+            raise CheckFailed(f"for K={k} classes your L_unsup is {got_unsup:.5g}; it should be {unsup:.5g}.{hint}")
+    return passed("check_ssgan_losses", len(cases))
