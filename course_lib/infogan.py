@@ -151,12 +151,13 @@ class InfoGANTrainer(GANTrainer):
         for x_real, (x_fake, c_cat, c_cont), y_real, y_fake in (d_batches if update_d else []):
             # D on real images: -mean log D(x_real); a real image has no code, so Q's terms get weight 0
             self.discriminator.trainable = True  # right before every update of D (the trainable rule)
-            no_code = ops.zeros((batch_size,))
+            every, no_code = ops.ones((batch_size,)), ops.zeros((batch_size,))  # per-example weights
             real = self.discriminator.train_on_batch(x_real, [y_real, c_cat, c_cont], return_dict=True,
-                                                     sample_weight=[ops.ones((batch_size,)), no_code, no_code])
+                                                     sample_weight=[every, no_code, no_code])
             # D and Q on fakes: -mean log(1 - D(G(z, c))) + lambda (H(c) - L_I): Q learns to read c back
-            self.discriminator.trainable = True
-            fake = self.discriminator.train_on_batch(x_fake, [y_fake, c_cat, c_cont], return_dict=True)
+            self.discriminator.trainable = True  # (weights given here too: one compiled function for both calls)
+            fake = self.discriminator.train_on_batch(x_fake, [y_fake, c_cat, c_cont], return_dict=True,
+                                                     sample_weight=[every, every, every])
             logs = {"d_loss_real": real["d_loss"], "d_loss_fake": fake["d_loss"],
                     "d_acc_real": real["d_accuracy"], "d_acc_fake": fake["d_accuracy"],
                     "category_loss": fake["q_cat_loss"], "continuous_loss": fake["q_cont_loss"]}
