@@ -207,7 +207,8 @@ def code_agreement(generator, judge, n_per_code, seed=0):
     n = n_per_code * num_categories
     z, _, c_cont = sample_latent(n, latent_dim, num_categories, num_continuous, seed=keras.random.SeedGenerator(seed))
     codes = np.repeat(np.arange(num_categories), n_per_code)  # (n,): every code equally often
-    x_fake = generator.predict([z, np.eye(num_categories, dtype="float32")[codes], c_cont], batch_size=500, verbose=0)
+    c_cat = ops.one_hot(ops.convert_to_tensor(codes), num_categories)  # (n, K)
+    x_fake = ops.convert_to_numpy(generator([z, c_cat, c_cont], training=False))  # (n, 28, 28, 1)
     digits = np.argmax(judge.predict_proba(x_fake, value_range=(-1, 1)), axis=1)  # (n,) what the judge reads
     mapping = code_to_digit_assignment(codes, digits, num_categories)
     return categorical_accuracy_hungarian(codes, digits, num_categories), mapping, codes, digits
