@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from course_lib.training import _restore, _snapshot, _state_variables
+from course_lib.training import _length, _restore, _snapshot, _state_variables, _take
 from course_lib.validate import check_positive_int
 
 
@@ -146,17 +146,19 @@ class Diffusion(keras.Model):
 def train(model, x, steps, batch_size=128, ema=None, seed=0, good_state_every=100, verbose=1):
     """`steps` calls of model.train_on_batch on random batches of x; returns {"loss": [one per step]}.
 
+    x: an array, or a list of arrays of the same length (images and labels for lesson 14's model).
+
     ema: a course_lib.ema.MovingAverage of model.network, updated after every step.
     A NaN or inf loss raises FloatingPointError naming the step, after putting the weights and the
     optimizer back to the last finite state (kept every `good_state_every` steps, as in lesson 06's trainer).
     """
     check_positive_int("steps", steps)
     rng = np.random.default_rng(seed)
-    x = np.asarray(x, dtype="float32")
+    x = [np.asarray(part) for part in x] if isinstance(x, (list, tuple)) else np.asarray(x, dtype="float32")
     history, variables, good = {"loss": []}, None, None
     progress = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=["loss"])
     for step in range(steps):
-        loss = float(model.train_on_batch(x[rng.integers(0, len(x), batch_size)]))
+        loss = float(model.train_on_batch(_take(x, rng.integers(0, _length(x), batch_size))))
         if variables is None:  # built by the first call: keep the state after it
             variables = _state_variables(model) + (list(ema.model.weights) if ema is not None else [])
         if not math.isfinite(loss):
