@@ -1,7 +1,7 @@
 """Checks for lesson 14: the flow-matching path and target, the Euler step, the guidance combination."""
 import numpy as np
 
-from course_lib.checks.core import CheckFailed, expect_close, passed
+from course_lib.checks.core import CheckFailed, call_student, expect_close, passed
 from course_lib.checks.lesson13 import _call
 
 
@@ -32,8 +32,8 @@ def check_path_and_target(path_and_target):
 
 
 def call_pair(fn, x0, x1, t, exercise, hint):
+    """The student's (x_t, v) as two NumPy arrays, with readable messages for the usual failures."""
     try:
-        from course_lib.checks.core import call_student
         result = call_student(fn, x0, x1, t, exercise=exercise)
     except CheckFailed:
         raise
