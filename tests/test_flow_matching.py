@@ -64,11 +64,12 @@ class Recorder:
     input_shape = [(None, 1, 1, 1), (None, 1), (None, 1)]
 
     def __init__(self):
-        self.labels = []
+        self.labels, self.times = [], []
 
     def predict_on_batch(self, inputs):
-        x, _, labels = inputs
+        x, t, labels = inputs
         self.labels.append(labels.copy())
+        self.times.append(float(t[0, 0]))
         return np.broadcast_to(labels.reshape(-1, 1, 1, 1), x.shape).astype("float32")
 
 
@@ -82,6 +83,7 @@ def test_euler_sample_calls_the_network_with_and_without_labels():
     single = Recorder()
     flow_matching.euler_sample(single, labels=[3], num_steps=4, w=1.0, x_start=np.zeros((1, 1, 1, 1)))
     assert len(single.labels) == 4  # w = 1: the conditional velocity alone, one call per step
+    assert single.times == [0.0, 0.25, 0.5, 0.75]  # each Euler step reads v at the start of its interval
 
 
 def tiny_model(label_dropout=0.1):
