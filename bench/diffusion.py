@@ -93,7 +93,8 @@ def main(argv=None):
     samplers = {f"DDIM {k} steps": (lambda k=k: diffusion.ddim_sample(ema.model, schedule, n_eval, k, seed=1))
                 for k in args.ddim}
     if not args.no_ddpm:
-        samplers[f"DDPM {schedule.num_steps} steps"] = lambda: diffusion.ddpm_sample(ema.model, schedule, n_eval, seed=1)
+        samplers[f"DDPM {schedule.num_steps} steps"] = (
+            lambda: diffusion.ddpm_sample(ema.model, schedule, n_eval, seed=1))
     diffusion.ddim_sample(ema.model, schedule, n_eval, 1)  # warm-up: compile for this batch size
     rows = {"real (held-out)": report(x_held_out)}
     for name, sample in samplers.items():

@@ -89,7 +89,8 @@ def epsilon_loss(eps, eps_pred):
 
 def ddim_step(x_t, eps_pred, abar_t, abar_prev):
     """One deterministic DDIM step (eta = 0) from step t to an earlier step with abar_prev."""
-    x0_pred = (x_t - ops.sqrt(1.0 - abar_t) * eps_pred) / ops.sqrt(abar_t)  # x0_hat = (x_t - sqrt(1-abar_t) eps) / sqrt(abar_t)
+    # x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t): the forward formula solved for x_0
+    x0_pred = (x_t - ops.sqrt(1.0 - abar_t) * eps_pred) / ops.sqrt(abar_t)
     return ops.sqrt(abar_prev) * x0_pred + ops.sqrt(1.0 - abar_prev) * eps_pred  # re-noise x0_hat with the same eps
 
 
@@ -108,7 +109,8 @@ def posterior_mean_variance(x0, x_t, t, schedule):
 def ddpm_step(x_t, eps_pred, t, schedule, z):
     """x_{t-1} ~ p(x_{t-1} | x_t): the posterior mean with x_0 predicted from eps, plus sigma_t z (none at t = 0)."""
     beta, alpha, abar = schedule.betas[t], schedule.alphas[t], schedule.abar[t]
-    mean = (x_t - beta / math.sqrt(1 - abar) * eps_pred) / math.sqrt(alpha)  # 1/sqrt(alpha_t) (x_t - beta_t/sqrt(1-abar_t) eps)
+    # mean = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps): the posterior mean with x_0 = x0_hat
+    mean = (x_t - beta / math.sqrt(1 - abar) * eps_pred) / math.sqrt(alpha)
     sigma = math.sqrt((1 - schedule.abar_prev(t)) / (1 - abar) * beta)  # sigma_t^2 = beta_tilde_t
     return mean + sigma * z if t > 0 else mean
 
@@ -182,14 +184,15 @@ def train(model, x, steps, batch_size=128, ema=None, seed=0, good_state_every=10
 # ----------------------------------------------------------------------------
 # Sampling
 # ----------------------------------------------------------------------------
-def _predict(network, x_t, t, labels=None):
-    """eps_theta(x_t, t) for one step t shared by the batch, as a NumPy array."""
+def network_output(network, x_t, t, labels=None):
+    """The network at (x_t, t[, labels]), one time t for the whole batch: eps_theta or a velocity (NumPy)."""
     t_column = np.full((len(x_t), 1), t, dtype="float32")
     inputs = [x_t, t_column] if labels is None else [x_t, t_column, labels]
     return np.asarray(network.predict_on_batch(inputs))
 
 
-def _start(n, image_shape, seed):
+def gaussian_start(n, image_shape, seed):
+    """n starting images of pure noise."""
     return np.random.default_rng(seed).normal(size=(n,) + tuple(image_shape)).astype("float32")  # x_T ~ N(0, I)
 
 
@@ -208,12 +211,12 @@ def ddim_sample(network, schedule, n, num_sampling_steps, step_fn=ddim_step, see
     step_fn(x_t, eps_pred, abar_t, abar_prev) is the update (the lesson passes the student's).
     keep_every: also return the list of every keep_every-th x_t along the chain (x_T first).
     """
-    x = _start(n, network.input_shape[0][1:], seed) if x_T is None else np.asarray(x_T, "float32")
+    x = gaussian_start(n, network.input_shape[0][1:], seed) if x_T is None else np.asarray(x_T, "float32")
     steps = ddim_timesteps(schedule.num_steps, num_sampling_steps)
     chain, progress = [x], keras.utils.Progbar(len(steps), verbose=verbose)
     for i, t in enumerate(steps):
         abar_prev = schedule.abar[steps[i + 1]] if i + 1 < len(steps) else 1.0  # the last step lands on x_0
-        eps_pred = _predict(network, x, t)
+        eps_pred = network_output(network, x, t)
         x = ops.convert_to_numpy(step_fn(x, eps_pred, np.float32(schedule.abar[t]), np.float32(abar_prev)))
         if keep_every and (i + 1) % keep_every == 0:
             chain.append(x)
@@ -223,12 +226,12 @@ def ddim_sample(network, schedule, n, num_sampling_steps, step_fn=ddim_step, see
 
 def ddpm_sample(network, schedule, n, seed=0, keep_every=None, verbose=0):
     """Ancestral DDPM sampling: all T steps, fresh noise at each; returns x_0 (and the chain, as ddim_sample)."""
-    x = _start(n, network.input_shape[0][1:], seed)
+    x = gaussian_start(n, network.input_shape[0][1:], seed)
     rng = np.random.default_rng(seed + 1)
     chain, progress = [x], keras.utils.Progbar(schedule.num_steps, verbose=verbose)
     for i, t in enumerate(range(schedule.num_steps - 1, -1, -1)):
         z = rng.standard_normal(x.shape).astype("float32")  # z ~ N(0, I)
-        x = ddpm_step(x, _predict(network, x, t), t, schedule, z).astype("float32")
+        x = ddpm_step(x, network_output(network, x, t), t, schedule, z).astype("float32")
         if keep_every and (i + 1) % keep_every == 0:
             chain.append(x)
         progress.update(i + 1)

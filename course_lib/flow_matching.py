@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from course_lib.diffusion import _predict, _start
+from course_lib.diffusion import gaussian_start, network_output
 from course_lib.validate import check_number, check_positive_int
 
 
@@ -93,14 +93,15 @@ def euler_sample(network, labels, num_steps, w=1.0, num_classes=10, step_fn=eule
     """
     check_positive_int("num_steps", num_steps)
     labels = np.asarray(labels, "int32").reshape(-1, 1)
-    x = _start(len(labels), network.input_shape[0][1:], seed) if x_start is None else np.asarray(x_start, "float32")
+    image_shape = network.input_shape[0][1:]
+    x = gaussian_start(len(labels), image_shape, seed) if x_start is None else np.asarray(x_start, "float32")
     no_label = np.full_like(labels, num_classes)
     dt, progress = 1.0 / num_steps, keras.utils.Progbar(num_steps, verbose=verbose)
     for i in range(num_steps):
         t = i * dt
-        v = _predict(network, x, t, labels)
+        v = network_output(network, x, t, labels)
         if w != 1:
-            v = guidance_fn(_predict(network, x, t, no_label), v, np.float32(w))
+            v = guidance_fn(network_output(network, x, t, no_label), v, np.float32(w))
         x = ops.convert_to_numpy(step_fn(x, v, np.float32(dt)))
         progress.update(i + 1)
     return x

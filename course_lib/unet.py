@@ -1,6 +1,6 @@
 """A small U-Net that predicts the noise in a noisy image (lessons 13 and 14).
 
-    network = build_unet(channels=(32, 64, 96))         # (x_t, t) -> eps_pred, same shape as x_t
+    network = build_unet()                                # (x_t, t) -> eps_pred: 1,751,169 parameters
     network = build_unet(num_classes=10)                  # (x_t, t, label) -> prediction; label 10 = "no label"
 
 The picture, for channels (c1, c2, c3) on 28x28 digits padded to 32x32:

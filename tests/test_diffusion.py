@@ -110,7 +110,7 @@ def test_ddim_timesteps_run_from_the_last_step_to_the_first():
 
 
 class Oracle:
-    """The exact noise predictor when every training image is the same x0_star: eps = (x_t - sqrt(abar) x0*) / sqrt(1 - abar)."""
+    """The exact noise predictor when every training image is x0_star: eps = (x_t - sqrt(abar) x0*) / sqrt(1 - abar)."""
 
     input_shape = [(None, 4, 4, 1), (None, 1)]
 

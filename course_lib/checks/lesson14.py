@@ -84,7 +84,8 @@ def check_guidance(guidance):
                 and not np.allclose(want, got, atol=1e-5):
             raise CheckFailed(f"for w={w} v_cond and v_uncond are swapped: start from the unconditional velocity and "
                               "move w times the difference towards the conditional one.")
-        if got.shape == want.shape and np.allclose(got, w * v_cond, atol=1e-5) and not np.allclose(want, got, atol=1e-5):
+        if got.shape == want.shape and np.allclose(got, w * v_cond, atol=1e-5) \
+                and not np.allclose(want, got, atol=1e-5):
             raise CheckFailed(f"for w={w} your velocity is w * v_cond: the unconditional velocity is missing. Start "
                               "from v_uncond and add w times the difference (v_cond - v_uncond); with w = 0 the "
                               "result must be v_uncond (ignore the label), not 0.")
