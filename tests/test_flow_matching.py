@@ -1,5 +1,4 @@
 """course_lib.flow_matching: the path, Euler with an exact velocity field, guidance, label dropout, training."""
-import math
 
 import keras
 import numpy as np
