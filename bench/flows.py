@@ -77,8 +77,7 @@ def main():
         return
 
     start = time.perf_counter()
-    history = training.train(model, x_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                             verbose=False)
+    history = training.train(model, x_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)  # a progress bar per epoch
     train_seconds = time.perf_counter() - start
     for epoch, (bits, seconds) in enumerate(zip(history.epochs["bits_per_dim"], history.epoch_seconds)):
         print(f"epoch {epoch + 1}: train {bits:.4f} bits/dim ({seconds:.0f} s)")
