@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from course_lib.training import _length, _restore, _snapshot, _state_variables, _take
+from course_lib.training import length, restore, finite_snapshot, state_variables, take
 from course_lib.validate import check_positive_int
 
 
@@ -160,13 +160,13 @@ def train(model, x, steps, batch_size=128, ema=None, seed=0, good_state_every=10
     history, variables, good = {"loss": []}, None, None
     progress = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=["loss"])
     for step in range(steps):
-        loss = float(model.train_on_batch(_take(x, rng.integers(0, _length(x), batch_size))))
+        loss = float(model.train_on_batch(take(x, rng.integers(0, length(x), batch_size))))
         if variables is None:  # built by the first call: keep the state after it
-            variables = _state_variables(model) + (list(ema.model.weights) if ema is not None else [])
+            variables = state_variables(model) + (list(ema.model.weights) if ema is not None else [])
         if not math.isfinite(loss):
             kept = "left as they are (no finite state was kept)"
             if good is not None:
-                _restore(variables, good[1])
+                restore(variables, good[1])
                 kept = f"put back to step {good[0]}, the last finite state"
             raise FloatingPointError(f"training stopped: the loss became {loss} at step {step + 1}; the weights "
                                      f"and optimizer were {kept}. Try a smaller learning rate.")
@@ -174,7 +174,7 @@ def train(model, x, steps, batch_size=128, ema=None, seed=0, good_state_every=10
             # w_ema <- d_t w_ema + (1 - d_t) w; t as a tensor, so that one compiled graph serves every step
             ema.update(ops.convert_to_tensor(step + 1, "float32"))
         if step == 0 or (step + 1) % good_state_every == 0:
-            snapshot = _snapshot(variables)
+            snapshot = finite_snapshot(variables)
             good = (step + 1, snapshot) if snapshot is not None else good
         history["loss"].append(loss)
         progress.update(step + 1, [("loss", loss)])

@@ -47,7 +47,8 @@ class History:
 # ----------------------------------------------------------------------------
 # Data helpers: x and y may be arrays, lists of arrays, or None
 # ----------------------------------------------------------------------------
-def _length(data):
+def length(data):
+    """Number of examples in an array or in a list of arrays of the same length."""
     if isinstance(data, (list, tuple)):
         lengths = {len(part) for part in data}
         if len(lengths) != 1:
@@ -56,7 +57,8 @@ def _length(data):
     return len(data)
 
 
-def _take(data, index):
+def take(data, index):
+    """The rows `index` of an array, of each array of a list, or None."""
     if data is None:
         return None
     if isinstance(data, (list, tuple)):
@@ -75,14 +77,15 @@ def _split_validation(validation_data):
 # ----------------------------------------------------------------------------
 # Keeping the last good state
 # ----------------------------------------------------------------------------
-def _state_variables(model):
+def state_variables(model):
+    """Every variable a rollback must restore: the weights and the optimizer's state."""
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     return list(model.weights) + list(optimizer.variables)
 
 
-def _snapshot(variables):
+def finite_snapshot(variables):
     """Host copies of the variables, or None if any is NaN or inf (not a state to go back to)."""
     values = [ops.convert_to_numpy(v.value) for v in variables]
     if any(v.dtype.kind == "f" and not np.all(np.isfinite(v)) for v in values):
@@ -90,7 +93,8 @@ def _snapshot(variables):
     return values
 
 
-def _restore(variables, values):
+def restore(variables, values):
+    """Assign the values kept by `finite_snapshot` back to the variables."""
     for variable, value in zip(variables, values):
         variable.assign(value)
 
@@ -98,7 +102,7 @@ def _restore(variables, values):
 def _bad_rows(data):
     """Indices of the rows of `data` (an array, a list of arrays or None) that hold NaN or inf."""
     parts = data if isinstance(data, (list, tuple)) else [data]
-    bad = np.zeros(_length(data) if data is not None else 0, dtype=bool)
+    bad = np.zeros(length(data) if data is not None else 0, dtype=bool)
     for part in parts:
         values = np.asarray(part) if part is not None else None
         if values is not None and values.dtype.kind in "fc":
@@ -123,10 +127,10 @@ def _nan_cause(x_batch, y_batch, index, step):
 # ----------------------------------------------------------------------------
 def evaluate(model, x, y=None, batch_size=256):
     """Mean of each logged value over (x, y), weighted by batch size."""
-    totals, n = {}, _length(x)
+    totals, n = {}, length(x)
     for start in range(0, n, batch_size):
         index = slice(start, start + batch_size)
-        logs = model.test_on_batch(_take(x, index), _take(y, index), return_dict=True)
+        logs = model.test_on_batch(take(x, index), take(y, index), return_dict=True)
         size = min(batch_size, n - start)
         for name, value in logs.items():
             totals[name] = totals.get(name, 0.0) + float(value) * size
@@ -146,17 +150,17 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
     check_positive_int("batch_size", batch_size)
     if getattr(model, "optimizer", None) is None:
         raise ValueError("the model must be compiled (model.compile(optimizer=...)) before train().")
-    n = _length(x)
-    if y is not None and _length(y) != n:
-        raise ValueError(f"x has {n} examples but y has {_length(y)}.")
+    n = length(x)
+    if y is not None and length(y) != n:
+        raise ValueError(f"x has {n} examples but y has {length(y)}.")
     validation = _split_validation(validation_data)
     rng = np.random.default_rng(seed)
     history = History()
     steps_per_epoch = -(-n // batch_size)
     variables, good_state, kept_at = None, None, ""
     if model.built:  # keep the state before the first step (a model built on its first call has none yet)
-        variables = _state_variables(model)
-        good_state, kept_at = _snapshot(variables), "before the first step"
+        variables = state_variables(model)
+        good_state, kept_at = finite_snapshot(variables), "before the first step"
 
     for epoch in range(epochs):
         x_epoch, y_epoch = transform(epoch, x, y) if transform is not None else (x, y)
@@ -167,16 +171,16 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
         totals, started = {}, time.perf_counter()
         for step in range(steps_per_epoch):
             index = order[step * batch_size:(step + 1) * batch_size]
-            x_batch, y_batch = _take(x_epoch, index), _take(y_epoch, index)
+            x_batch, y_batch = take(x_epoch, index), take(y_epoch, index)
             logs = model.train_on_batch(x_batch, y_batch, return_dict=True)
             logs = {name: float(value) for name, value in logs.items()}
             if variables is None:  # a model built by its first call: its variables exist only now
-                variables = _state_variables(model)
+                variables = state_variables(model)
             bad = [name for name, value in logs.items() if not np.isfinite(value)]
             if bad:
                 kept = "left as they are (no finite state to go back to)"
                 if good_state is not None:
-                    _restore(variables, good_state)
+                    restore(variables, good_state)
                     kept = f"restored to those {kept_at}"
                 raise FloatingPointError(
                     f"training stopped: {bad[0]} became {logs[bad[0]]} at epoch {epoch + 1}, "
@@ -184,7 +188,7 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
                     f"The weights were {kept}. {_nan_cause(x_batch, y_batch, index, step)}"
                 )
             if not kept_at:  # a model built by its first call: keep the state after it until an epoch ends
-                good_state, kept_at = _snapshot(variables), "after the first step"
+                good_state, kept_at = finite_snapshot(variables), "after the first step"
             history.log("steps", logs)
             for name, value in logs.items():
                 totals[name] = totals.get(name, 0.0) + value * len(index)
@@ -197,7 +201,7 @@ def train(model, x, y=None, epochs=1, batch_size=128, validation_data=None, tran
             history.log("epochs", val_logs, prefix="val_")
             if verbose:
                 print("  validation: " + ", ".join(f"{k} {v:.4g}" for k, v in val_logs.items()))
-        epoch_state = _snapshot(variables)
+        epoch_state = finite_snapshot(variables)
         if epoch_state is not None:  # NaN weights with finite losses are no state to go back to
             good_state, kept_at = epoch_state, f"at the end of epoch {epoch + 1}"
     return history
