@@ -47,6 +47,9 @@ BENCHMARKS = {
     "pixelcnn": r"test NLL: .*",
     "gan_quality": r"(DCGAN|cGAN).*(IS|label accuracy) [\d.]+.*",
     "metrics_table": r"\| cGAN \|.*",
+    "other_gans": r"\| semi-supervised GAN, 100 labels \|.*",
+    "flows": r"test NLL \(dequantization bound\): .*",
+    "diffusion": r"\| DDIM 50 steps \|.*",
 }
 
 
