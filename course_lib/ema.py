@@ -15,7 +15,11 @@ from course_lib import backend
 
 
 class MovingAverage:
-    """`model`: a copy of `generator` whose weights follow the moving average; `update(t)` after each G update."""
+    """`model`: a copy of `generator` whose weights follow the moving average; `update(t)` after each G update.
+
+    Pass t as a tensor (e.g. `ops.convert_to_tensor(step, "float32")` or the optimizer's iterations): with a
+    Python int, TensorFlow compiles a new graph for every new value of t.
+    """
 
     def __init__(self, generator, decay):
         if not 0.0 < float(decay) < 1.0:
