@@ -106,8 +106,7 @@ def main(argv=None):
 
     samplers, timings = train_generators(s, mnist.x_train, mnist.y_train)
     features_real = judge.features(mnist.x_train[:n_eval])
-    real_nn = metrics.novelty_summary(mnist.x_test[:n_novelty], mnist.x_train, threshold=0.0)
-    threshold = float(np.percentile(real_nn["distances"], 1))
+    threshold = metrics.near_copy_threshold(mnist.x_test[:n_novelty], mnist.x_train)
 
     sets = {"real (held-out)": mnist.x_test[:n_eval], **{name: sample(n_eval) for name, sample in samplers.items()}}
     rows = {}

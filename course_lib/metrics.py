@@ -299,6 +299,17 @@ def novelty_summary(x_fake, x_train, threshold, batch_size=256):
             "n_near_copies": n_near, "fraction_near_copies": n_near / len(distances)}
 
 
+def near_copy_threshold(x_held_out, x_train, percentile=1.0):
+    """The pixel distance below which a sample counts as a near copy of a training image.
+
+    Held-out real digits are new by construction, so their distances to the nearest training image
+    show how close a new digit can come: the threshold is their `percentile`-th percentile (1 by
+    default: closer than 99% of held-out digits). Both arrays are pixels on the same scale.
+    """
+    distances = novelty_summary(x_held_out, x_train, threshold=0.0)["distances"]
+    return float(np.percentile(distances, percentile))
+
+
 def label_accuracy(generated, labels, evaluator, value_range=(0, 1)):
     """How often the evaluator reads the requested label in a conditional generator's output.
 

@@ -112,3 +112,26 @@ def interpolation_strip(images, title=None, value_range=None, rows=1):
     images = np.asarray(images)
     ncols = len(images) // rows
     return image_grid(images, ncols=ncols, title=title, value_range=value_range)
+
+
+def guidance_curves(weights, accuracy, fid, step_counts, fid_steps, w_steps):
+    """Lesson 14's two panels: label accuracy and FID against the guidance weight w (two y axes),
+    and FID against the number of Euler steps at w = w_steps (log x axis)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    axes[0].plot(weights, accuracy, "o-", color="tab:blue")
+    axes[0].set_xlabel("guidance weight w")
+    axes[0].set_ylabel("judge's label accuracy", color="tab:blue")
+    twin = axes[0].twinx()
+    twin.plot(weights, fid, "s--", color="tab:red")
+    twin.set_ylabel("FID (lower is better)", color="tab:red")
+    axes[0].set_title("the guidance trade-off")
+    axes[1].plot(step_counts, fid_steps, "o-")
+    axes[1].set_xscale("log")
+    axes[1].set_xticks(step_counts, [str(k) for k in step_counts])
+    axes[1].minorticks_off()
+    axes[1].set_xlabel("Euler steps")
+    axes[1].set_ylabel(f"FID at w = {w_steps:g}")
+    axes[1].set_title("steps against quality")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return _show(fig)

@@ -22,6 +22,7 @@ import math
 import keras
 from keras import layers, ops
 
+from course_lib import config
 from course_lib.validate import check_positive_int, check_positive_ints
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -64,6 +65,16 @@ def residual_block(h, emb, channels):
     h = layers.Conv2D(channels, 3, padding="same")(layers.Activation("swish")(
         layers.GroupNormalization(_groups(channels))(h)))
     return h + skip
+
+
+def course_config():
+    """The U-Net sizes of lessons 13 and 14 and their benchmarks, as keyword arguments of `build_unet`.
+
+    Full mode: channels (32, 64, 96), two residual blocks per level, a 128-wide embedding (1,751,169
+    parameters unconditional); fast mode (COURSE_FAST=1): a tiny network that only shows the code runs.
+    """
+    return dict(channels=config.choose(full=(32, 64, 96), fast=(8, 16)),
+                blocks_per_level=config.choose(full=2, fast=1), emb_dim=config.choose(full=128, fast=32))
 
 
 def build_unet(channels=(32, 64, 96), blocks_per_level=2, emb_dim=128, num_classes=None, time_scale=1.0,

@@ -284,3 +284,13 @@ def test_singular_covariances_give_the_exact_distance_not_a_regularised_one():
     exact = metrics.fid_from_features(f1, f2)
     assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(exact, rel=1e-9)
     assert metrics.frechet_distance(mu2, s2, mu1, s1) == pytest.approx(exact, rel=1e-9)
+
+
+def test_near_copy_threshold_is_the_percentile_of_held_out_nearest_distances():
+    # Training "images" are the points 0, 10, 20 on one pixel; held-out ones sit 1, 2, 3, 4, 5 away from the
+    # nearest of them, so their nearest-neighbour distances are exactly 1..5 (hand computation).
+    x_train = np.array([[0.0], [10.0], [20.0]], "float32")
+    x_held_out = np.array([[1.0], [12.0], [17.0], [24.0], [5.0]], "float32")
+    assert metrics.near_copy_threshold(x_held_out, x_train, percentile=50) == pytest.approx(3.0)
+    assert metrics.near_copy_threshold(x_held_out, x_train, percentile=0) == pytest.approx(1.0)
+    assert metrics.near_copy_threshold(x_held_out, x_train) == pytest.approx(np.percentile([1, 2, 3, 4, 5], 1))

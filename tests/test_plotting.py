@@ -52,3 +52,16 @@ def test_interpolation_strip_keeps_order_left_to_right():
     means = [img.mean() for img in shown_images(fig)]
     np.testing.assert_allclose(means, np.linspace(0, 1, 5), atol=1e-6)
     plt.close(fig)
+
+
+def test_guidance_curves_plot_accuracy_fid_and_steps_with_their_values():
+    fig = plotting.guidance_curves([0, 1, 2, 4], [0.5, 0.9, 0.97, 0.99], [30.0, 12.0, 15.0, 25.0],
+                                   [2, 5, 10], [40.0, 20.0, 15.0], w_steps=2)
+    accuracy_axis, steps_axis, fid_axis = fig.axes  # the twin axis is added last
+    np.testing.assert_allclose(accuracy_axis.lines[0].get_ydata(), [0.5, 0.9, 0.97, 0.99])
+    np.testing.assert_allclose(fid_axis.lines[0].get_ydata(), [30.0, 12.0, 15.0, 25.0])
+    np.testing.assert_allclose(fid_axis.lines[0].get_xdata(), [0, 1, 2, 4])
+    np.testing.assert_allclose(steps_axis.lines[0].get_xdata(), [2, 5, 10])
+    np.testing.assert_allclose(steps_axis.lines[0].get_ydata(), [40.0, 20.0, 15.0])
+    assert steps_axis.get_xscale() == "log" and steps_axis.get_ylabel() == "FID at w = 2"
+    plt.close(fig)
