@@ -28,10 +28,16 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=config.choose(full=20, fast=1))
     parser.add_argument("--n-train", type=int, default=config.choose(full=None, fast=1000))
     parser.add_argument("--n-test", type=int, default=config.choose(full=None, fast=500))
-    parser.add_argument("--hidden", type=int, default=config.choose(full=32, fast=8))
+    parser.add_argument("--arch", choices=["single", "multiscale"], default="single",
+                        help="single: build_image_flow (one squeeze); multiscale: build_multiscale_flow")
+    parser.add_argument("--hidden", type=int, default=config.choose(full=32, fast=8), help="single-scale width")
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--num-checkerboard", type=int, default=config.choose(full=3, fast=2))
     parser.add_argument("--num-channel", type=int, default=config.choose(full=3, fast=2))
+    parser.add_argument("--scale-hidden", type=int, nargs=3, default=config.choose(full=[32, 64, 64], fast=[8, 8, 8]),
+                        help="multiscale: the coupling networks' width at each of the 3 scales")
+    parser.add_argument("--scale-couplings", type=int, nargs=3, default=config.choose(full=[3, 3, 4], fast=[1, 1, 2]),
+                        help="multiscale: the number of couplings at each of the 3 scales")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--clipnorm", type=float, default=100.0, help="clip each gradient's norm (Adam's clipnorm)")
@@ -61,9 +67,13 @@ def main():
     mnist = data.load_data("mnist", n_train=args.n_train, n_test=args.n_test)
     x_train, x_test = flows.to_grey_levels(mnist.x_train), flows.to_grey_levels(mnist.x_test)
     print(f"split: {mnist.source}; {len(x_train):,} training and {len(x_test):,} test digits, 256 grey levels")
-    model = flows.build_image_flow((28, 28, 1), num_checkerboard=args.num_checkerboard,
-                                   num_channel=args.num_channel, hidden=args.hidden, depth=args.depth,
-                                   seed=args.seed)
+    if args.arch == "single":
+        model = flows.build_image_flow((28, 28, 1), num_checkerboard=args.num_checkerboard,
+                                       num_channel=args.num_channel, hidden=args.hidden, depth=args.depth,
+                                       seed=args.seed)
+    else:
+        model = flows.build_multiscale_flow((28, 28, 1), num_couplings=args.scale_couplings,
+                                            hidden=args.scale_hidden, depth=args.depth, seed=args.seed)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm))
     print(f"flow: {model.count_params():,} parameters, {len(model.steps)} steps")
 

@@ -115,6 +115,71 @@ class Squeeze(layers.Layer):
         return ops.reshape(y, (-1, 2 * h, 2 * w, c4 // 4))
 
 
+class ChannelMix(layers.Layer):
+    """Glow's invertible 1x1 convolution: y = x W at every pixel, W a learned (C, C) matrix.
+
+    A learned generalisation of `Reverse` between channel couplings. It starts as a random rotation
+    (|det W| = 1). log|det dy/dx| = (number of pixels) * log|det W|, since W acts on each pixel alone.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        rotation, _ = np.linalg.qr(np.random.default_rng(self.seed).standard_normal((channels, channels)))
+        self.w = self.add_weight(shape=(channels, channels), name="w",
+                                 initializer=keras.initializers.Constant(rotation.astype("float32")))
+
+    def forward(self, x):
+        y = ops.matmul(x, self.w)  # (N, ..., C) @ (C, C): the same mixing at every pixel
+        num_pixels = math.prod(x.shape[1:-1])
+        log_det = num_pixels * ops.slogdet(self.w)[1]  # log|det W| once per pixel
+        return y, log_det * ops.ones((ops.shape(x)[0],))
+
+    def inverse(self, y):
+        return ops.matmul(y, ops.inv(self.w))
+
+
+class FactorOut(layers.Layer):
+    """RealNVP's multi-scale step: half of the channels leave the flow here, the rest go on smaller.
+
+    (N, H, W, C): the first C/2 channels are already part of z and pass unchanged; the other C/2 are
+    squeezed to (N, H/2, W/2, 2C), go through `steps`, and are unsqueezed back. The output has the
+    input's shape, and log_det is the sum of the inner steps' log-dets. The later steps work on a
+    quarter of the pixels with half of the dimensions, so they cost much less and can be wider.
+    """
+
+    def __init__(self, steps, **kwargs):
+        super().__init__(**kwargs)
+        self.steps = list(steps)
+        self.squeeze = Squeeze()
+
+    def build(self, input_shape):
+        n, h, w, c = input_shape
+        shape = (n, h // 2, w // 2, 2 * c)  # the kept half, squeezed
+        for step in self.steps:
+            step.build(shape)
+
+    def forward(self, x):
+        half = x.shape[-1] // 2
+        x_out, x_in = x[..., :half], x[..., half:]  # (N, H, W, C/2) each
+        h, _ = self.squeeze.forward(x_in)  # (N, H/2, W/2, 2C)
+        log_det = ops.zeros((ops.shape(x)[0],))
+        for step in self.steps:
+            h, step_log_det = step.forward(h)
+            log_det = log_det + step_log_det
+        return ops.concatenate([x_out, self.squeeze.inverse(h)], axis=-1), log_det
+
+    def inverse(self, y):
+        half = y.shape[-1] // 2
+        y_out, h = y[..., :half], self.squeeze.forward(y[..., half:])[0]
+        for step in reversed(self.steps):
+            h = step.inverse(h)
+        return ops.concatenate([y_out, self.squeeze.inverse(h)], axis=-1)
+
+
 # ----------------------------------------------------------------------------
 # The coupling step
 # ----------------------------------------------------------------------------
@@ -335,6 +400,47 @@ def build_image_flow(image_shape=(28, 28, 1), num_checkerboard=3, num_channel=3,
     steps = ([Logit(alpha)] + couplings(board, channels) + [Squeeze()]
              + couplings(split, c2) + couplings(board2, c2))
     model = Flow(steps, dequantize_fn=dequantize_fn, seed=seed, name="image_flow")
+    model.build((None,) + tuple(image_shape))
+    return model
+
+
+def build_multiscale_flow(image_shape=(28, 28, 1), num_couplings=(3, 3, 4), hidden=(32, 64, 64), depth=2,
+                          alpha=0.05, forward_fn=None, inverse_fn=None, dequantize_fn=dequantize, seed=None):
+    """RealNVP's multi-scale architecture for grey-level images, on three scales:
+
+    dequantize -> logit -> num_couplings[0] checkerboard couplings on (H, W, C)
+    -> squeeze (H/2, W/2, 4C) -> num_couplings[1] channel couplings, each after a `ChannelMix`
+    -> `FactorOut`: 2C channels leave; the other 2C are squeezed to (H/4, W/4, 8C) and go through
+       num_couplings[2] couplings, checkerboard and channel in turn, each after a `ChannelMix`.
+    hidden: the width of the coupling networks at each scale (the smaller scales can afford more).
+    H and W must be multiples of 4.
+    """
+    height, width, channels = image_shape
+    num_couplings = check_positive_ints("num_couplings", num_couplings, allow_empty=False)
+    hidden = check_positive_ints("hidden", hidden, allow_empty=False)
+    if len(num_couplings) != 3 or len(hidden) != 3:
+        raise ValueError(f"num_couplings={num_couplings!r} and hidden={hidden!r} need one entry per scale (3 each).")
+    check_positive_int("depth", depth)
+    if height % 4 or width % 4:
+        raise ValueError(f"image_shape={image_shape!r}: two squeezes need a height and width divisible by 4.")
+    rng = np.random.default_rng(seed)
+
+    def coupling(mask, c, width_):
+        return AffineCoupling(mask, conv_net(c, width_, depth), forward_fn, inverse_fn)
+
+    def mixed(mask, c, width_):
+        return [ChannelMix(seed=int(rng.integers(2**31))), coupling(mask, c, width_)]
+
+    c1, c2, c3 = channels, 4 * channels, 8 * channels
+    h2, w2, h3, w3 = height // 2, width // 2, height // 4, width // 4
+    scale1 = [coupling(checkerboard_mask(height, width, c1, i % 2), c1, hidden[0]) for i in range(num_couplings[0])]
+    scale2 = [step for i in range(num_couplings[1])
+              for step in mixed(channel_mask(h2, w2, c2, i % 2 == 0), c2, hidden[1])]
+    masks3 = [checkerboard_mask(h3, w3, c3, (i // 2) % 2) if i % 2 == 0 else channel_mask(h3, w3, c3, (i // 2) % 2 == 0)
+              for i in range(num_couplings[2])]
+    scale3 = [step for mask in masks3 for step in mixed(mask, c3, hidden[2])]
+    steps = [Logit(alpha)] + scale1 + [Squeeze()] + scale2 + [FactorOut(scale3)]
+    model = Flow(steps, dequantize_fn=dequantize_fn, seed=seed, name="multiscale_flow")
     model.build((None,) + tuple(image_shape))
     return model
 

@@ -249,3 +249,72 @@ def test_compiled_encode_matches_forward():
     model = small_image_flow()
     y = np.random.default_rng(14).uniform(size=(5, 4, 4, 1)).astype("float32")
     np.testing.assert_allclose(model.encode(y), to_numpy(model.forward(y)[0]), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------
+# The multi-scale flow: ChannelMix (1x1 convolution) and FactorOut
+# ----------------------------------------------------------------------------
+def small_multiscale_flow():
+    # 8x8x1 -> squeeze 4x4x4 -> factor out 2 channels, the other 2 squeezed to 2x2x8: a 64 x 64 Jacobian
+    return randomize(flows.build_multiscale_flow((8, 8, 1), num_couplings=(1, 2, 2), hidden=(4, 4, 4), depth=1,
+                                                 dequantize_fn=None, seed=0), scale=0.2)
+
+
+def test_multiscale_flow_inverse_undoes_forward():
+    model = small_multiscale_flow()
+    y = np.random.default_rng(7).uniform(0.05, 0.95, size=(5, 8, 8, 1)).astype("float32")
+    z, _ = model.forward(y)
+    assert tuple(z.shape) == (5, 4, 4, 4) and model.latent_shape == (4, 4, 4)  # after the first squeeze
+    np.testing.assert_allclose(to_numpy(model.inverse(z)), y, atol=1e-4)
+
+
+def test_multiscale_log_det_matches_the_autodiff_jacobian():
+    model = small_multiscale_flow()
+    y = np.random.default_rng(8).uniform(0.05, 0.95, size=(3, 8, 8, 1)).astype("float32")
+    _, log_det = model.forward(y)
+    jac = autodiff_jacobian(lambda v: model.forward(v)[0], ops.convert_to_tensor(y))
+    np.testing.assert_allclose(to_numpy(log_det), log_abs_det(jac), rtol=1e-4, atol=1e-3)
+
+
+def test_channel_mix_is_a_per_pixel_matrix_with_log_det_pixels_times_log_det_w():
+    mix = flows.ChannelMix(seed=3)
+    mix.build((None, 2, 3, 3))
+    w = np.array([[2.0, 0.5, 0.0], [0.1, 1.0, 0.3], [0.0, -0.4, 0.5]], "float32")  # a mixing, det 1.215
+    mix.w.assign(w)
+    x = np.random.default_rng(9).normal(size=(4, 2, 3, 3)).astype("float32")
+    y, log_det = mix.forward(x)
+    np.testing.assert_allclose(to_numpy(y), np.einsum("nhwc,cd->nhwd", x, w), rtol=1e-5, atol=1e-6)
+    expected = 6 * np.log(abs(np.linalg.det(w.astype(np.float64))))  # 2 x 3 pixels, each multiplied by W
+    np.testing.assert_allclose(to_numpy(log_det), np.full(4, expected), rtol=1e-5)
+    jac = autodiff_jacobian(lambda v: mix.forward(v)[0], ops.convert_to_tensor(x))
+    np.testing.assert_allclose(to_numpy(log_det), log_abs_det(jac), rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(mix.inverse(y)), x, atol=1e-5)
+
+
+def test_channel_mix_starts_as_a_rotation():
+    mix = flows.ChannelMix(seed=4)
+    mix.build((None, 4, 4, 8))
+    w = to_numpy(mix.w)
+    np.testing.assert_allclose(w @ w.T, np.eye(8), atol=1e-5)  # orthogonal: |det W| = 1, log_det = 0
+    _, log_det = mix.forward(np.ones((2, 4, 4, 8), "float32"))
+    np.testing.assert_allclose(to_numpy(log_det), 0.0, atol=1e-4)
+
+
+def test_factor_out_passes_the_first_half_of_the_channels_unchanged():
+    model = small_multiscale_flow()
+    factor_out = model.steps[-1]
+    assert isinstance(factor_out, flows.FactorOut)
+    x = np.random.default_rng(10).normal(size=(2, 4, 4, 4)).astype("float32")
+    y, _ = factor_out.forward(x)
+    np.testing.assert_array_equal(to_numpy(y)[..., :2], x[..., :2])  # these dimensions are already z
+    assert not np.allclose(to_numpy(y)[..., 2:], x[..., 2:])  # the others went through the inner couplings
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(image_shape=(30, 30, 1)), "divisible by 4"),
+    (dict(num_couplings=(3, 3)), "one entry per scale"),
+    (dict(hidden=(32, 0, 64)), "positive integer"),
+])
+def test_build_multiscale_flow_rejects_bad_arguments_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        flows.build_multiscale_flow(**kwargs)
