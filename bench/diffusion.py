@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import keras  # noqa: E402
@@ -77,16 +75,8 @@ def main(argv=None):
     train_seconds = time.perf_counter() - start
 
     judge = evaluator.get_evaluator("mnist")
-    n_eval = min(args.n_eval, len(mnist.x_test) // 2)
-    x_reference, x_held_out = mnist.x_test[:n_eval], mnist.x_test[n_eval:2 * n_eval]
-    features_real = judge.features(x_reference, value_range=(-1, 1))
-    x_train01 = (mnist.x_train + 1) / 2
-    threshold = metrics.near_copy_threshold((x_held_out + 1) / 2, x_train01)
-    kid_subset = min(1000, n_eval // 2)
-
-    def report(images):
-        return metrics.generator_report(judge, np.clip(images, -1, 1), features_real, value_range=(-1, 1),
-                                        x_train=x_train01, near_copy_threshold=threshold, kid_subset_size=kid_subset)
+    held_out = metrics.HeldOutJudge(judge, mnist.x_test, mnist.x_train, args.n_eval, value_range=(-1, 1))
+    n_eval = held_out.n_eval
 
     samplers = {f"DDIM {k} steps": (lambda k=k: diffusion.ddim_sample(ema.model, schedule, n_eval, k, seed=1))
                 for k in args.ddim}
@@ -94,17 +84,17 @@ def main(argv=None):
         samplers[f"DDPM {schedule.num_steps} steps"] = (
             lambda: diffusion.ddpm_sample(ema.model, schedule, n_eval, seed=1))
     diffusion.ddim_sample(ema.model, schedule, n_eval, 1)  # warm-up: compile for this batch size
-    rows = {"real (held-out)": report(x_held_out)}
+    rows = {"real (held-out)": held_out.report(held_out.x_held_out)}
     for name, sample in samplers.items():
         x_fake, seconds = diffusion.timed(sample)
-        rows[name] = report(x_fake)
+        rows[name] = held_out.report(x_fake)
         rows[name]["samples/s"] = n_eval / seconds
 
     print(f"\ntraining: {args.steps} steps of batch {args.batch_size} in {train_seconds:.0f} s "
           f"({train_seconds / args.steps * 1000:.0f} ms per step, EMA decay {ema.decay})")
-    print(f"samples per row: {n_eval}; features: {judge.name} (held-out accuracy {judge.test_accuracy:.2%}); real "
-          f"reference: {n_eval} test digits; KID over subsets of {kid_subset}; near copies: pixel distance <= "
-          f"{threshold:.2f} (1st percentile of the held-out row)\n")
+    print(f"samples per row: {n_eval}; features: {judge.name} (held-out accuracy {judge.test_accuracy:.2%}); "
+          f"real reference: {n_eval} test digits; KID over subsets of {held_out.kid_subset_size}; near copies: "
+          f"pixel distance <= {held_out.threshold:.2f} (1st percentile of the held-out row)\n")
     print(metrics.markdown_table(rows, extra_columns=["samples/s"]))
     return rows
 

@@ -87,26 +87,21 @@ def main(argv=None):
     train_seconds = train(model, ema, mnist, args.steps, args, verbose=config.choose(full=2, fast=0))
 
     judge = evaluator.get_evaluator("mnist")
-    n_eval = min(args.n_eval, len(mnist.x_test) // 2)
-    x_reference, x_held_out = mnist.x_test[:n_eval], mnist.x_test[n_eval:2 * n_eval]
-    features_real = judge.features(x_reference, value_range=(-1, 1))
-    x_train01 = (mnist.x_train + 1) / 2
-    threshold = metrics.near_copy_threshold((x_held_out + 1) / 2, x_train01)
+    held_out = metrics.HeldOutJudge(judge, mnist.x_test, mnist.x_train, args.n_eval, value_range=(-1, 1))
+    n_eval = held_out.n_eval
     labels = np.arange(n_eval) % NUM_CLASSES  # every digit equally often
 
     def report(images):
-        images = np.clip(images, -1, 1)
-        row = metrics.generator_report(judge, images, features_real, value_range=(-1, 1), x_train=x_train01,
-                                       near_copy_threshold=threshold, kid_subset_size=min(1000, n_eval // 2))
-        row["label accuracy"] = judge.accuracy(images, labels, value_range=(-1, 1))
+        row = held_out.report(images)
+        row["label accuracy"] = judge.accuracy(np.clip(images, -1, 1), labels, value_range=(-1, 1))
         return row
 
     def sample(w, num_steps):
         return flow_matching.euler_sample(ema.model, labels, num_steps, w=w, num_classes=NUM_CLASSES, seed=1)
 
     sample(1.0, 1)  # warm-up: compile for this batch size, so that the times below are sampling only
-    rows = {"real (held-out)": report(x_held_out)}
-    rows["real (held-out)"]["label accuracy"] = judge.accuracy(x_held_out, mnist.y_test[n_eval:2 * n_eval],
+    rows = {"real (held-out)": held_out.report(held_out.x_held_out)}
+    rows["real (held-out)"]["label accuracy"] = judge.accuracy(held_out.x_held_out, mnist.y_test[n_eval:2 * n_eval],
                                                                 value_range=(-1, 1))
     for w in args.weights:
         x_fake, seconds = diffusion.timed(lambda: sample(w, args.euler))
@@ -123,7 +118,7 @@ def main(argv=None):
           f"({train_seconds / args.steps * 1000:.0f} ms per step, EMA decay {ema.decay})")
     print(f"samples per row: {n_eval} (every digit equally often); features: {judge.name} (held-out accuracy "
           f"{judge.test_accuracy:.2%}); real reference: {n_eval} test digits; near copies: pixel distance <= "
-          f"{threshold:.2f} (1st percentile of the held-out row)\n")
+          f"{held_out.threshold:.2f} (1st percentile of the held-out row)\n")
     print(metrics.markdown_table(rows, extra_columns=["label accuracy", "samples/s"]))
     print(f"\nFID against Euler steps at w = {args.w_steps:g}: "
           + ", ".join(f"{k}: {f:.2f}" for k, f in zip(args.step_counts, fid_steps)))

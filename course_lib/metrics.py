@@ -368,3 +368,35 @@ def markdown_table(rows, extra_columns=()):
 
 def _format_cell(value):
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+class HeldOutJudge:
+    """Scores generated images against the test split, the way lessons 13 and 14 and their benchmarks do.
+
+        held_out = HeldOutJudge(judge, mnist.x_test, mnist.x_train, n_eval=2000, value_range=(-1, 1))
+        rows = {"real (held-out)": held_out.report(held_out.x_held_out), "model": held_out.report(x_fake)}
+
+    The first n_eval test digits are the real reference of FID and KID; the next n_eval (a disjoint set)
+    are `x_held_out`, whose row is the floor a generator is compared with. A sample is a near copy when it
+    lies closer to a training image than 99% of the held-out digits do (`near_copy_threshold`).
+    """
+
+    def __init__(self, evaluator, x_test, x_train, n_eval, value_range=(0, 1), splits=10):
+        self.evaluator, self.value_range, self.splits = evaluator, value_range, splits
+        self.n_eval = min(n_eval, len(x_test) // 2)
+        x_reference, self.x_held_out = x_test[:self.n_eval], x_test[self.n_eval:2 * self.n_eval]
+        self.features_real = evaluator.features(x_reference, value_range=value_range)
+        self.x_train01 = self.to_unit(x_train)  # the novelty search works on pixels in [0, 1]
+        self.threshold = near_copy_threshold(self.to_unit(self.x_held_out), self.x_train01)
+        self.kid_subset_size = min(1000, self.n_eval // 2)
+
+    def to_unit(self, x):
+        low, high = self.value_range
+        return (np.asarray(x, np.float32) - low) / (high - low)
+
+    def report(self, images):
+        """`generator_report` of images (clipped to the value range) with the novelty columns."""
+        images = np.clip(np.asarray(images), *self.value_range)
+        return generator_report(self.evaluator, images, self.features_real, value_range=self.value_range,
+                                splits=self.splits, x_train=self.x_train01, near_copy_threshold=self.threshold,
+                                kid_subset_size=self.kid_subset_size)

@@ -294,3 +294,46 @@ def test_near_copy_threshold_is_the_percentile_of_held_out_nearest_distances():
     assert metrics.near_copy_threshold(x_held_out, x_train, percentile=50) == pytest.approx(3.0)
     assert metrics.near_copy_threshold(x_held_out, x_train, percentile=0) == pytest.approx(1.0)
     assert metrics.near_copy_threshold(x_held_out, x_train) == pytest.approx(np.percentile([1, 2, 3, 4, 5], 1))
+
+
+class PixelStatsJudge:
+    """Stand-in judge: features are (mean, std, first pixel) of the image rescaled to [0, 1], and records what
+    it was shown; the class probabilities put 0.9 on (first pixel > 0.5)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def features(self, x, value_range=(0, 1)):
+        return self.features_and_proba(x, value_range)[0]
+
+    def features_and_proba(self, x, value_range=(0, 1)):
+        low, high = value_range
+        flat = (np.asarray(x, np.float64).reshape(len(x), -1) - low) / (high - low)
+        self.seen.append(flat)
+        features = np.stack([flat.mean(1), flat.std(1), flat[:, 0]], axis=1)
+        probs = np.full((len(x), 10), 0.1 / 9)
+        probs[np.arange(len(x)), (flat[:, 0] > 0.5).astype(int)] = 0.9
+        return features, probs
+
+
+def test_held_out_judge_uses_disjoint_halves_of_the_test_set_and_unit_pixels_for_novelty():
+    rng = np.random.default_rng(3)
+    x_test = rng.uniform(-1, 1, size=(11, 4, 4, 1)).astype("float32")  # 11 digits: n_eval capped at 5
+    x_train = rng.uniform(-1, 1, size=(30, 4, 4, 1)).astype("float32")
+    judge = PixelStatsJudge()
+    held_out = metrics.HeldOutJudge(judge, x_test, x_train, n_eval=100, value_range=(-1, 1), splits=1)
+    assert held_out.n_eval == 5
+    np.testing.assert_array_equal(held_out.x_held_out, x_test[5:10])  # the reference is x_test[:5]
+    np.testing.assert_allclose(judge.seen[0], (x_test[:5].reshape(5, -1) + 1) / 2, atol=1e-6)
+    # the threshold: 1st percentile of the held-out digits' nearest-training distances, on [0, 1] pixels
+    held01, train01 = (x_test[5:10].reshape(5, -1) + 1) / 2, (x_train.reshape(30, -1) + 1) / 2
+    nearest = np.sqrt(((held01[:, None, :] - train01[None, :, :]) ** 2).sum(-1)).min(1)
+    assert held_out.threshold == pytest.approx(np.percentile(nearest, 1), rel=1e-5)
+    # a copy of a training image is a near copy; out-of-range pixels are clipped before judging
+    copies = np.concatenate([x_train[:2], 3.0 * np.ones((1, 4, 4, 1), "float32")])
+    row = held_out.report(copies)
+    assert row["n"] == 3 and row["near_copies"] == 2
+    assert judge.seen[-1].max() == pytest.approx(1.0)  # 3.0 was clipped to 1, i.e. 1.0 in [0, 1]
+    expected_fid = metrics.fid_from_features(judge.features(x_test[:5], (-1, 1)),
+                                             judge.features(np.clip(copies, -1, 1), (-1, 1)))
+    assert row["fid"] == pytest.approx(expected_fid)
