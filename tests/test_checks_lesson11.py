@@ -234,3 +234,45 @@ def test_minibatch_features_fails_on_a_distance_over_the_kernels_too():
 
     with pytest.raises(CheckFailed, match=r"one number per example and per kernel b, \(N, B\)"):
         lesson11.check_minibatch_features(over_kernels)
+
+
+# ----- lesson 11c, Exercise 2: the historical-averaging penalty ------------------------------
+def penalty_solution(weights, averages):
+    return sum(np.sum((w - a) ** 2) for w, a in zip(weights, averages))
+
+
+def test_historical_penalty_passes_on_the_solution_and_on_the_library(capsys):
+    from course_lib import historical_averaging
+
+    lesson11.check_historical_penalty(penalty_solution)
+    lesson11.check_historical_penalty(historical_averaging.historical_penalty)
+    assert capsys.readouterr().out.count("PASSED check_historical_penalty") == 2
+
+
+def test_historical_penalty_fails_on_the_stub():
+    with pytest.raises(CheckFailed, match="Exercise 2 is not implemented"):
+        lesson11.check_historical_penalty(stub)
+
+
+def test_historical_penalty_fails_on_the_norm_without_its_square():
+    def norm(weights, averages):
+        return np.sqrt(penalty_solution(weights, averages))
+
+    with pytest.raises(CheckFailed, match=r"its \*square\*"):
+        lesson11.check_historical_penalty(norm)
+
+
+def test_historical_penalty_fails_on_a_mean():
+    def mean(weights, averages):
+        return np.mean([np.mean((w - a) ** 2) for w, a in zip(weights, averages)])
+
+    with pytest.raises(CheckFailed, match="You averaged"):
+        lesson11.check_historical_penalty(mean)
+
+
+def test_historical_penalty_fails_on_the_first_tensor_only():
+    def first(weights, averages):
+        return np.sum((weights[0] - averages[0]) ** 2)
+
+    with pytest.raises(CheckFailed, match="Only the first tensor counts"):
+        lesson11.check_historical_penalty(first)

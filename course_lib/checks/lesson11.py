@@ -181,3 +181,30 @@ def check_minibatch_features(minibatch_features):
             raise CheckFailed(f"for {name} your features are {np.round(got, 4).tolist()}; they should be "
                               f"{np.round(want, 4).tolist()}. {hint}")
     return passed("check_minibatch_features", len(cases))
+
+
+# ----- lesson 11c: the historical-averaging penalty --------------------------------------------
+def check_historical_penalty(historical_penalty):
+    """historical_penalty(weights, averages) = sum over the tensors of ||theta - theta_bar||^2 (one number)."""
+    rng = np.random.default_rng(15)
+    cases = [("a kernel (3, 2) and a bias (2,)", [rng.normal(size=(3, 2)), rng.normal(size=(2,))],
+              [rng.normal(size=(3, 2)), rng.normal(size=(2,))]),
+             ("one tensor [3, 4] against [0, 0] (by hand: 9 + 16 = 25)", [np.array([3.0, 4.0])], [np.zeros(2)]),
+             ("three tensors", [rng.normal(size=(4,)), rng.normal(size=(2, 2)), rng.normal(size=(1,))],
+              [rng.normal(size=(4,)), rng.normal(size=(2, 2)), rng.normal(size=(1,))])]
+    for name, weights, averages in cases:
+        got = _number(call_student(historical_penalty, [w.astype("float32") for w in weights],
+                                   [a.astype("float32") for a in averages], exercise="Exercise 2"), "the penalty")
+        squares = [np.sum((w - a) ** 2) for w, a in zip(weights, averages)]  # one ||.||^2 per tensor
+        want = sum(squares)
+        if not np.isclose(got, want, rtol=1e-4, atol=1e-6):
+            hint = "Subtract the average from each weight tensor, square, and sum over every entry of every tensor."
+            if np.isclose(got, np.sqrt(want), rtol=1e-4) or np.isclose(got, sum(np.sqrt(squares)), rtol=1e-4):
+                hint = "You took the norm itself: the penalty is its *square*, ||theta - theta_bar||^2 (no square root)."
+            elif np.isclose(got, want / sum(w.size for w in weights), rtol=1e-4) or np.isclose(
+                    got, np.mean([np.mean((w - a) ** 2) for w, a in zip(weights, averages)]), rtol=1e-4):
+                hint = "You averaged: the penalty is the *sum* of the squared differences over every weight."
+            elif len(weights) > 1 and np.isclose(got, squares[0], rtol=1e-4):
+                hint = "Only the first tensor counts in yours: theta is every weight tensor of the player, so sum over all."
+            raise CheckFailed(f"for {name} your penalty is {got:.6g}; it should be {want:.6g}. {hint}")
+    return passed("check_historical_penalty", len(cases))
