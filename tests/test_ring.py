@@ -29,5 +29,6 @@ def test_the_ring_gan_has_the_feature_layer_after_d_s_first_hidden_layer():
     g, d = ring.build_ring_gan(16, seed=0, feature_layer=minibatch.MinibatchDiscrimination(4, 2))
     assert g.output_shape == (None, 2) and d.output_shape == (None, 1)
     kinds = [type(layer).__name__ for layer in d.layers]
-    assert kinds.index("MinibatchDiscrimination") == kinds.index("LeakyReLU") + 1
+    assert kinds == ["InputLayer", "Dense", "LeakyReLU", "MinibatchDiscrimination", "Dense", "LeakyReLU", "Dense"]
+    assert [type(layer).__name__ for layer in g.layers] == ["Dense"] * 3
     assert d.layers[kinds.index("MinibatchDiscrimination") + 1].input.shape[-1] == 16 + 4
