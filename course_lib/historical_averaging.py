@@ -10,8 +10,8 @@ online as a moving average of the weights, by `course_lib.ema.MovingAverage` (th
 07 keeps of G for sampling; here it feeds the training).
 
 The penalty depends on the weights only, not on the batch, so its gradient is known in closed form,
-2 weight (theta - theta_bar). `HistoricalAveragingTrainer` applies it as a step of its own right after
-the player's Adam update, with the player's learning rate lr:
+2 weight (theta - theta_bar). `HistoricalAveragingTrainer` applies it as a step of its own after each GAN
+step (D's Adam update, G's Adam update), to each player that was updated, with its learning rate lr:
 
     theta <- theta - lr * 2 weight (theta - theta_bar)
 
@@ -60,7 +60,7 @@ class HistoricalAveragingTrainer(GANTrainer):
         return (self.discriminator if key == "d" else self.generator), self.averages[key]
 
     def _pull(self, key, learning_rate):
-        """theta <- theta - lr * 2 weight (theta - theta_bar) on the player's weights; returns ||theta - theta_bar||^2."""
+        """theta <- theta - lr * 2 weight (theta - theta_bar); returns ||theta - theta_bar||^2 before the pull."""
         model, average = self._player(key)
         weights, averages = model.trainable_weights, _matching(model, average.model)
         penalty = historical_penalty(weights, averages)
@@ -77,8 +77,15 @@ class HistoricalAveragingTrainer(GANTrainer):
                 optimizer = self.d_optimizer if key == "d" else self.g_optimizer
                 lr = ops.convert_to_tensor(optimizer.learning_rate, "float32")
                 logs[f"{key}_history"] = self._pulls[key](key, lr)
-                self.averages[key].update(ops.cast(optimizer.iterations, "float32"))  # theta_bar <- ...
+                # theta_bar <- d_t theta_bar + (1 - d_t) theta, t = the player's updates so far
+                self.averages[key].update(ops.cast(optimizer.iterations, "float32"))
         return logs
+
+    def _state(self):
+        """GANTrainer's state plus the two averages (checkpoints and the NaN roll-back keep them too)."""
+        models, optimizers, variables = super()._state()
+        models.update({"d_average": self.averages["d"].model, "g_average": self.averages["g"].model})
+        return models, optimizers, variables
 
 
 def _matching(model, copy):

@@ -78,7 +78,8 @@ def train_method(method, seed, x_real, steps, units, learning_rate, batch_size=1
                    g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), seed=seed, verbose=0,
                    **trainer_options)
     if method == "historical averaging":
-        trainer = HistoricalAveragingTrainer(g, d, history_weight=history_weight, history_decay=history_decay, **options)
+        trainer = HistoricalAveragingTrainer(g, d, history_weight=history_weight, history_decay=history_decay,
+                                             **options)
     else:
         trainer = GANTrainer(g, d, **options)
     trainer.train(x_real, steps, batch_size=batch_size)

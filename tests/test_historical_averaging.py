@@ -63,3 +63,18 @@ def test_the_average_follows_the_weights():
     start = [numpy(a) for a in trainer.averages["g"].model.weights]
     trainer.train(ring.ring_data(256, seed=0), 5, batch_size=32)
     assert any(np.abs(numpy(a) - s).max() > 0 for a, s in zip(trainer.averages["g"].model.weights, start))
+
+
+def test_a_checkpoint_keeps_the_averages(tmp_path):
+    g, d = ring.build_ring_gan(8, 0)
+    trainer = HistoricalAveragingTrainer(g, d, history_weight=1.0, history_decay=0.9, seed=0, verbose=0,
+                                         d_optimizer=adam(), g_optimizer=adam(), checkpoint_dir=str(tmp_path))
+    trainer.train(ring.ring_data(256, seed=0), 4, batch_size=32)
+    trainer.save()
+    saved = [numpy(a) for a in trainer.averages["d"].model.weights]
+    g2, d2 = ring.build_ring_gan(8, 1)  # other initial weights, so other initial averages
+    restored = HistoricalAveragingTrainer(g2, d2, history_weight=1.0, history_decay=0.9, seed=0, verbose=0,
+                                          d_optimizer=adam(), g_optimizer=adam(), checkpoint_dir=str(tmp_path))
+    assert restored.restore() == 4
+    for a, want in zip(restored.averages["d"].model.weights, saved):
+        np.testing.assert_allclose(numpy(a), want, rtol=1e-6)

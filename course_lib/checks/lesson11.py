@@ -200,11 +200,11 @@ def check_historical_penalty(historical_penalty):
         if not np.isclose(got, want, rtol=1e-4, atol=1e-6):
             hint = "Subtract the average from each weight tensor, square, and sum over every entry of every tensor."
             if np.isclose(got, np.sqrt(want), rtol=1e-4) or np.isclose(got, sum(np.sqrt(squares)), rtol=1e-4):
-                hint = "You took the norm itself: the penalty is its *square*, ||theta - theta_bar||^2 (no square root)."
+                hint = "You took the norm itself: the penalty is its *square*, ||theta - theta_bar||^2."
             elif np.isclose(got, want / sum(w.size for w in weights), rtol=1e-4) or np.isclose(
                     got, np.mean([np.mean((w - a) ** 2) for w, a in zip(weights, averages)]), rtol=1e-4):
                 hint = "You averaged: the penalty is the *sum* of the squared differences over every weight."
             elif len(weights) > 1 and np.isclose(got, squares[0], rtol=1e-4):
-                hint = "Only the first tensor counts in yours: theta is every weight tensor of the player, so sum over all."
+                hint = "Only the first tensor counts in yours: theta is every weight tensor of the player: sum all."
             raise CheckFailed(f"for {name} your penalty is {got:.6g}; it should be {want:.6g}. {hint}")
     return passed("check_historical_penalty", len(cases))
