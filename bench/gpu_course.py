@@ -48,6 +48,7 @@ BENCHMARKS = {
     "gan_quality": r"(DCGAN|cGAN).*(IS|label accuracy) [\d.]+.*",
     "metrics_table": r"\| cGAN \|.*",
     "other_gans": r"\| semi-supervised GAN, 100 labels \|.*",
+    "gan_techniques": r"\| minibatch discrimination \|.*",
     "flows": r"test NLL \(dequantization bound\): .*",
     "diffusion": r"\| DDIM 50 steps \|.*",
 }

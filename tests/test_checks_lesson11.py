@@ -175,3 +175,104 @@ def test_ssgan_losses_fails_without_the_fake_term():
 
     with pytest.raises(CheckFailed, match="misses the generated images' term"):
         lesson11.check_ssgan_losses(real_only)
+
+
+# ----- lesson 11c, Exercise 1: minibatch-discrimination features -----------------------------
+def minibatch_solution(h, T):
+    m = np.einsum("na,abc->nbc", h, T)  # (N, B, C)
+    return np.exp(-np.abs(m[:, None] - m[None, :]).sum(axis=-1)).sum(axis=1)  # (N, B)
+
+
+def test_minibatch_features_passes_on_the_solution_and_on_the_library(capsys):
+    from course_lib import minibatch
+
+    lesson11.check_minibatch_features(minibatch_solution)
+    lesson11.check_minibatch_features(minibatch.minibatch_features)
+    assert capsys.readouterr().out.count("PASSED check_minibatch_features") == 2
+
+
+def test_minibatch_features_matches_the_hand_computation():
+    # h = 0, 1, 3 with T = 1: o_0 = 1 + e^-1 + e^-3, o_1 = e^-1 + 1 + e^-2, o_2 = e^-3 + e^-2 + 1
+    want = [[1 + math.exp(-1) + math.exp(-3)], [math.exp(-1) + 1 + math.exp(-2)], [math.exp(-3) + math.exp(-2) + 1]]
+    np.testing.assert_allclose(minibatch_solution(np.array([[0.0], [1.0], [3.0]]), np.ones((1, 1, 1))), want)
+
+
+def test_minibatch_features_fails_on_the_stub():
+    with pytest.raises(CheckFailed, match="Exercise 1 is not implemented"):
+        lesson11.check_minibatch_features(stub)
+
+
+def test_minibatch_features_fails_on_the_l2_distance():
+    def l2(h, T):
+        m = np.einsum("na,abc->nbc", h, T)
+        return np.exp(-np.sqrt(((m[:, None] - m[None, :]) ** 2).sum(axis=-1))).sum(axis=1)
+
+    with pytest.raises(CheckFailed, match=r"Euclidean \(L2\) distance"):
+        lesson11.check_minibatch_features(l2)
+
+
+def test_minibatch_features_fails_without_the_example_itself():
+    def no_self(h, T):
+        return minibatch_solution(h, T) - 1.0
+
+    with pytest.raises(CheckFailed, match="j = i included"):
+        lesson11.check_minibatch_features(no_self)
+
+
+def test_minibatch_features_fails_on_a_mean_over_the_batch():
+    def mean(h, T):
+        return minibatch_solution(h, T) / len(h)
+
+    with pytest.raises(CheckFailed, match="You averaged over j"):
+        lesson11.check_minibatch_features(mean)
+
+
+def test_minibatch_features_fails_on_a_distance_over_the_kernels_too():
+    def over_kernels(h, T):
+        m = np.einsum("na,abc->nbc", h, T)
+        return np.exp(-np.abs(m[:, None] - m[None, :]).sum(axis=(-2, -1))).sum(axis=1)  # (N,)
+
+    with pytest.raises(CheckFailed, match=r"one number per example and per kernel b, \(N, B\)"):
+        lesson11.check_minibatch_features(over_kernels)
+
+
+# ----- lesson 11c, Exercise 2: the historical-averaging penalty ------------------------------
+def penalty_solution(weights, averages):
+    return sum(np.sum((w - a) ** 2) for w, a in zip(weights, averages))
+
+
+def test_historical_penalty_passes_on_the_solution_and_on_the_library(capsys):
+    from course_lib import historical_averaging
+
+    lesson11.check_historical_penalty(penalty_solution)
+    lesson11.check_historical_penalty(historical_averaging.historical_penalty)
+    assert capsys.readouterr().out.count("PASSED check_historical_penalty") == 2
+
+
+def test_historical_penalty_fails_on_the_stub():
+    with pytest.raises(CheckFailed, match="Exercise 2 is not implemented"):
+        lesson11.check_historical_penalty(stub)
+
+
+def test_historical_penalty_fails_on_the_norm_without_its_square():
+    def norm(weights, averages):
+        return np.sqrt(penalty_solution(weights, averages))
+
+    with pytest.raises(CheckFailed, match=r"its \*square\*"):
+        lesson11.check_historical_penalty(norm)
+
+
+def test_historical_penalty_fails_on_a_mean():
+    def mean(weights, averages):
+        return np.mean([np.mean((w - a) ** 2) for w, a in zip(weights, averages)])
+
+    with pytest.raises(CheckFailed, match="You averaged"):
+        lesson11.check_historical_penalty(mean)
+
+
+def test_historical_penalty_fails_on_the_first_tensor_only():
+    def first(weights, averages):
+        return np.sum((weights[0] - averages[0]) ** 2)
+
+    with pytest.raises(CheckFailed, match="Only the first tensor counts"):
+        lesson11.check_historical_penalty(first)

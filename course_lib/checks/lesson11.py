@@ -1,4 +1,5 @@
-"""Checks for lesson 11 (other GANs): InfoGAN's codes and mutual-information bound, the SSGAN's two losses."""
+"""Checks for lesson 11 (other GANs): InfoGAN's codes and mutual-information bound, the SSGAN's two losses;
+lesson 11c (improving GAN training): the minibatch-discrimination features."""
 import math
 
 import numpy as np
@@ -131,3 +132,79 @@ def check_ssgan_losses(ssgan_losses):
                 hint = " Your L_unsup misses the generated images' term, -E log(1 - D(G(z)))."
             raise CheckFailed(f"for K={k} classes your L_unsup is {got_unsup:.5g}; it should be {unsup:.5g}.{hint}")
     return passed("check_ssgan_losses", len(cases))
+
+
+# ----- lesson 11c: minibatch discrimination ----------------------------------------------------
+def _minibatch_reference(h, T):
+    """o(x_i)_b = sum_j exp(-sum_c |M_ibc - M_jbc|), M_i = h_i T, with plain loops (and the usual mistakes)."""
+    m = np.einsum("na,abc->nbc", h, T)  # (N, B, C)
+    n, b = m.shape[:2]
+    l1, l2 = np.zeros((n, n, b)), np.zeros((n, n, b))
+    for i in range(n):
+        for j in range(n):
+            l1[i, j] = np.abs(m[i] - m[j]).sum(axis=1)  # (B,) L1 distance of each kernel's rows
+            l2[i, j] = np.sqrt(((m[i] - m[j]) ** 2).sum(axis=1))
+    right = np.exp(-l1).sum(axis=1)  # (N, B)
+    wrong = {"l2": np.exp(-l2).sum(axis=1), "no_self": right - 1.0, "mean": np.exp(-l1).mean(axis=1),
+             "no_minus": np.exp(l1).sum(axis=1)}
+    return right, wrong
+
+
+_MINIBATCH_HINTS = {
+    "l2": "You used the Euclidean (L2) distance: the kernel compares rows with the L1 distance, "
+          "||M_i,b - M_j,b||_1 = sum over the C numbers of |M_i,b,c - M_j,b,c|.",
+    "no_self": "Your values are 1 smaller: the sum over j runs over the whole batch, j = i included "
+               "(an example compared with itself adds exp(0) = 1).",
+    "mean": "You averaged over j: o(x_i)_b is the *sum* over the batch, so a batch of near-copies gives about N.",
+    "no_minus": "The closeness is exp(-distance), which is 1 for identical rows and falls towards 0 for distant ones.",
+}
+
+
+def check_minibatch_features(minibatch_features):
+    """minibatch_features(h (N, A), T (A, B, C)) -> o (N, B), o_ib = sum_j exp(-||M_i,b - M_j,b||_1), M_i = h_i T."""
+    rng = np.random.default_rng(14)
+    cases = [("a random batch (N=6, A=4, B=3, C=2)", rng.normal(size=(6, 4)), rng.normal(0, 0.5, (4, 3, 2))),
+             ("three numbers 0, 1, 3 with T = 1 (A = B = C = 1)", np.array([[0.0], [1.0], [3.0]]), np.ones((1, 1, 1))),
+             ("a batch of identical rows (N=5)", np.tile(rng.normal(size=(1, 3)), (5, 1)), rng.normal(size=(3, 2, 4)))]
+    for name, h, T in cases:
+        got = _array(call_student(minibatch_features, h.astype("float32"), T.astype("float32"), exercise="Exercise 1"))
+        want, wrong = _minibatch_reference(h, T)
+        if got.shape != want.shape:
+            raise CheckFailed(f"for {name} your features have shape {got.shape}; they should have shape {want.shape}: "
+                              "one number per example and per kernel b, (N, B). Sum the absolute differences over "
+                              "the C numbers of a row and the closeness over the batch (j), not over the kernels.")
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
+            hint = next((text for key, text in _MINIBATCH_HINTS.items()
+                         if np.allclose(got, wrong[key], rtol=1e-4, atol=1e-5)),
+                        "Compute M = h T (an einsum 'na,abc->nbc'), then the L1 distance of every pair of rows "
+                        "per kernel, then sum exp(-distance) over j.")
+            raise CheckFailed(f"for {name} your features are {np.round(got, 4).tolist()}; they should be "
+                              f"{np.round(want, 4).tolist()}. {hint}")
+    return passed("check_minibatch_features", len(cases))
+
+
+# ----- lesson 11c: the historical-averaging penalty --------------------------------------------
+def check_historical_penalty(historical_penalty):
+    """historical_penalty(weights, averages) = sum over the tensors of ||theta - theta_bar||^2 (one number)."""
+    rng = np.random.default_rng(15)
+    cases = [("a kernel (3, 2) and a bias (2,)", [rng.normal(size=(3, 2)), rng.normal(size=(2,))],
+              [rng.normal(size=(3, 2)), rng.normal(size=(2,))]),
+             ("one tensor [3, 4] against [0, 0] (by hand: 9 + 16 = 25)", [np.array([3.0, 4.0])], [np.zeros(2)]),
+             ("three tensors", [rng.normal(size=(4,)), rng.normal(size=(2, 2)), rng.normal(size=(1,))],
+              [rng.normal(size=(4,)), rng.normal(size=(2, 2)), rng.normal(size=(1,))])]
+    for name, weights, averages in cases:
+        got = _number(call_student(historical_penalty, [w.astype("float32") for w in weights],
+                                   [a.astype("float32") for a in averages], exercise="Exercise 2"), "the penalty")
+        squares = [np.sum((w - a) ** 2) for w, a in zip(weights, averages)]  # one ||.||^2 per tensor
+        want = sum(squares)
+        if not np.isclose(got, want, rtol=1e-4, atol=1e-6):
+            hint = "Subtract the average from each weight tensor, square, and sum over every entry of every tensor."
+            if np.isclose(got, np.sqrt(want), rtol=1e-4) or np.isclose(got, sum(np.sqrt(squares)), rtol=1e-4):
+                hint = "You took the norm itself: the penalty is its *square*, ||theta - theta_bar||^2."
+            elif np.isclose(got, want / sum(w.size for w in weights), rtol=1e-4) or np.isclose(
+                    got, np.mean([np.mean((w - a) ** 2) for w, a in zip(weights, averages)]), rtol=1e-4):
+                hint = "You averaged: the penalty is the *sum* of the squared differences over every weight."
+            elif len(weights) > 1 and np.isclose(got, squares[0], rtol=1e-4):
+                hint = "Only the first tensor counts in yours: theta is every weight tensor of the player: sum all."
+            raise CheckFailed(f"for {name} your penalty is {got:.6g}; it should be {want:.6g}. {hint}")
+    return passed("check_historical_penalty", len(cases))
