@@ -39,6 +39,11 @@ LESSON_FIGURES = {
     "08": r"label accuracy of G\(z \| y\): [\d.]+",
     "09": r"Spearman\(W1 estimate, FID\) = [-+\d.]+",
     "10": r"\| cGAN \|.*",
+    "11": r"code-to-digit agreement: InfoGAN .*",
+    "11c": r"minibatch discrimination +modes [\d.]+/8.*",
+    "12": r"test negative log-likelihood \(dequantization bound\): .*",
+    "13": r"\| DDIM \d+ steps \|.*",
+    "14": r"w = 2: label accuracy .*",
 }
 # The quality benchmarks (bench/NAME.py, default settings: full mode unless --fast) and their key lines.
 BENCHMARKS = {
@@ -51,12 +56,18 @@ BENCHMARKS = {
     "gan_techniques": r"\| minibatch discrimination \|.*",
     "flows": r"test NLL \(dequantization bound\): .*",
     "diffusion": r"\| DDIM 50 steps \|.*",
+    "flow_matching": r"best label accuracy .*",
 }
 
 
 def key_figure(text, pattern, width=90):
     match = re.search(pattern, text, flags=re.MULTILINE)
     return match.group(0).strip().replace("|", "/")[:width] if match else "(not printed)"  # "|" would split the row
+
+
+def lesson_number(path):
+    """'11b' for solutions/11b_cyclegan.ipynb: the part of the name before the first underscore."""
+    return path.name.split("_")[0]
 
 
 def notebook_text(path):
@@ -83,7 +94,7 @@ def run_lessons(lessons, out_dir, timeout):
         if error:
             print(f"{path.name} FAILED:\n{error[-3000:]}", flush=True)
         text = notebook_text(out_dir / path.name)
-        rows.append((path.stem, status, seconds, key_figure(text, LESSON_FIGURES.get(path.name[:2], "^$"))))
+        rows.append((path.stem, status, seconds, key_figure(text, LESSON_FIGURES.get(lesson_number(path), "^$"))))
     return rows
 
 
