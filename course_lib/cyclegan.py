@@ -231,8 +231,11 @@ class CycleGANTrainer:
 
     def _variables(self):
         """Every variable of the run, once each: the four networks, the three optimizers, the random state."""
+        self.d_a.trainable, self.d_b.trainable = True, True  # (set again before every update)
         found = {}
         for model in (self.d_a, self.d_b, self.combined):
+            if model is self.combined:  # its optimizer updates the generators only: build it with both D frozen
+                self.d_a.trainable, self.d_b.trainable = False, False
             for v in state_variables(model):
                 found.setdefault(id(v), v)
         found.setdefault(id(self.seed_generator.state), self.seed_generator.state)
