@@ -55,15 +55,16 @@ def thicken(images, size=3):
     return np.max(shifted, axis=0).astype(images.dtype)  # max over the size^2 shifts: (N, H, W, C)
 
 
-def make_domains(x, size=3, seed=0):
+def make_domains(x, transform=thicken, seed=0):
     """Two unpaired domains from one set of digits: (x_a, x_b, index_a, index_b).
 
     The digits are shuffled and split into two disjoint halves; A keeps the first half as it is,
-    B is the second half thickened. index_a, index_b say which rows of x each domain came from.
+    B is transform(second half) (thickened strokes by default). index_a, index_b say which rows of x
+    each domain came from: no digit is in both, so no image of A has its twin in B.
     """
     order = np.random.default_rng(seed).permutation(len(x))
     index_a, index_b = np.sort(order[:len(x) // 2]), np.sort(order[len(x) // 2:])
-    return x[index_a], thicken(x[index_b], size), index_a, index_b
+    return x[index_a], transform(x[index_b]), index_a, index_b
 
 
 # ----- the losses ------------------------------------------------------------------------
