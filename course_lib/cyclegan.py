@@ -43,16 +43,20 @@ def thicken(images, size=3):
     """Grey dilation: each pixel becomes the largest value in the size x size square around it.
 
     images: (N, H, W, C) -> (N, H, W, C). The window stays inside its own image and channel; outside
-    the border counts as -inf (so the border is not padded with ink). Strokes grow by size - 1 pixels.
+    the border counts as -inf (so the border adds no ink). size is odd; strokes grow by size - 1 pixels.
     """
     check_positive_int("size", size)
-    images = np.asarray(images)
+    if size % 2 == 0:
+        raise ValueError(f"size={size} must be odd: the square is centred on the pixel")
+    images = np.asarray(images, dtype=np.result_type(np.asarray(images).dtype, np.float32))  # floats, for -inf
     r = size // 2
-    padded = np.pad(images.astype(np.float64), ((0, 0), (r, size - 1 - r), (r, size - 1 - r), (0, 0)),
-                    constant_values=-np.inf)  # (N, H + size - 1, W + size - 1, C)
+    padded = np.pad(images, ((0, 0), (r, r), (r, r), (0, 0)), constant_values=-np.inf)  # (N, H + 2r, W + 2r, C)
     height, width = images.shape[1:3]
-    shifted = [padded[:, i:i + height, j:j + width] for i in range(size) for j in range(size)]
-    return np.max(shifted, axis=0).astype(images.dtype)  # max over the size^2 shifts: (N, H, W, C)
+    thick = padded[:, :height, :width]
+    for i in range(size):
+        for j in range(size):  # max over the size^2 shifted copies, one at a time (little memory)
+            thick = np.maximum(thick, padded[:, i:i + height, j:j + width])
+    return thick  # (N, H, W, C)
 
 
 def make_domains(x, transform=thicken, seed=0):
@@ -268,14 +272,14 @@ def translate(model, x, batch_size=500):
                            for i in range(0, len(x), batch_size)])
 
 
-def content_kept(g_forward, g_back, judge, x, y):
+def content_kept(g_forward, g_back, judge, x, y, cycle_loss=cycle_loss):
     """Does a translation keep the digit? For images x (N, 28, 28, 1) in [-1, 1] with labels y:
 
     "translated": fraction the judge reads as y after g_forward; "round_trip": after g_back(g_forward(x));
-    "cycle_error": mean |g_back(g_forward(x)) - x| over pixels and images.
+    "cycle_error": cycle_loss(x, g_back(g_forward(x))), by default the mean |x_back - x| over pixels and images.
     """
     x_fake = translate(g_forward, x)  # (N, 28, 28, 1) in the other domain
     x_back = translate(g_back, x_fake)  # (N, 28, 28, 1) back where it started
     read = lambda images: np.argmax(judge.predict_proba(images, value_range=(-1, 1)), axis=1)  # noqa: E731
     return {"translated": float(np.mean(read(x_fake) == y)), "round_trip": float(np.mean(read(x_back) == y)),
-            "cycle_error": float(np.mean(np.abs(x_back - x)))}
+            "cycle_error": float(cycle_loss(x, x_back))}
