@@ -36,9 +36,38 @@ def parse_args():
 def build(seed=0):
     config.set_seed(seed)
     filters, num_residual = config.choose(full=32, fast=16), config.choose(full=2, fast=1)
-    networks = [cyclegan.build_translator(filters=filters, num_residual=num_residual, name=name) for name in ("G_AB", "G_BA")]
+    networks = [cyclegan.build_translator(filters=filters, num_residual=num_residual, name=name)
+                for name in ("G_AB", "G_BA")]
     networks += [cyclegan.build_patch_discriminator(filters=filters, name=name) for name in ("D_A", "D_B")]
     return networks
+
+
+def time_steps(trainer, x_a, x_b, args):
+    trainer.train(x_a, x_b, 2, batch_size=args.batch_size)  # compiles every step function
+    start = time.perf_counter()
+    trainer.train(x_a, x_b, args.time_steps, batch_size=args.batch_size)
+    seconds = (time.perf_counter() - start) / args.time_steps
+    print(f"{config.mode_name()} mode, batch {args.batch_size}: {seconds:.3f} s per step over {args.time_steps} "
+          f"steps -> {args.steps} steps would take about {seconds * args.steps / 60:.1f} min")
+
+
+def measure(g_ab, g_ba, mnist, n_eval):
+    """Content kept both ways on the held-out digits, next to the judge's accuracy on real A and B."""
+    judge = evaluator.get_evaluator("mnist")
+    n = n_eval or len(mnist.x_test)
+    x_test_a, y_test = mnist.x_test[:n], mnist.y_test[:n]
+    x_test_b = cyclegan.thicken(x_test_a)
+    reference_a = judge.accuracy(x_test_a, y_test, value_range=(-1, 1))
+    reference_b = judge.accuracy(x_test_b, y_test, value_range=(-1, 1))
+    a_to_b = cyclegan.content_kept(g_ab, g_ba, judge, x_test_a, y_test)
+    b_to_a = cyclegan.content_kept(g_ba, g_ab, judge, x_test_b, y_test)
+    print(f"the judge on {n:,} held-out digits: plain {reference_a:.4f}, thickened {reference_b:.4f}")
+    print(f"content kept A -> B {a_to_b['translated']:.4f} (reference {reference_b:.4f}), "
+          f"A -> B -> A {a_to_b['round_trip']:.4f} (reference {reference_a:.4f})")
+    print(f"content kept B -> A {b_to_a['translated']:.4f} (reference {reference_a:.4f}), "
+          f"B -> A -> B {b_to_a['round_trip']:.4f} (reference {reference_b:.4f})")
+    print(f"cycle error (mean |x_back - x|): A -> B -> A {a_to_b['cycle_error']:.4f}, "
+          f"B -> A -> B {b_to_a['cycle_error']:.4f}")
 
 
 def main():
@@ -50,37 +79,17 @@ def main():
     trainer = cyclegan.CycleGANTrainer(g_ab, g_ba, d_a, d_b, cycle_weight=CYCLE_WEIGHT, identity_weight=IDENTITY_WEIGHT,
                                        learning_rate=config.choose(full=2e-4, fast=5e-4), seed=0, verbose=0)
     if args.time_steps:
-        trainer.train(x_a, x_b, 2, batch_size=args.batch_size)  # compiles every step function
-        start = time.perf_counter()
-        trainer.train(x_a, x_b, args.time_steps, batch_size=args.batch_size)
-        seconds = (time.perf_counter() - start) / args.time_steps
-        print(f"{config.mode_name()} mode, batch {args.batch_size}: {seconds:.3f} s per step over {args.time_steps} steps "
-              f"-> {args.steps} steps would take about {seconds * args.steps / 60:.1f} min")
-        return
+        return time_steps(trainer, x_a, x_b, args)
     trainer.verbose = 1
     start = time.perf_counter()
     trainer.train(x_a, x_b, args.steps, batch_size=args.batch_size)
-    train_seconds = time.perf_counter() - start
-
-    judge = evaluator.get_evaluator("mnist")
-    n = args.n_eval or len(mnist.x_test)
-    x_test_a, y_test = mnist.x_test[:n], mnist.y_test[:n]
-    x_test_b = cyclegan.thicken(x_test_a)
-    reference_a = judge.accuracy(x_test_a, y_test, value_range=(-1, 1))
-    reference_b = judge.accuracy(x_test_b, y_test, value_range=(-1, 1))
-    a_to_b = cyclegan.content_kept(g_ab, g_ba, judge, x_test_a, y_test)
-    b_to_a = cyclegan.content_kept(g_ba, g_ab, judge, x_test_b, y_test)
+    seconds = time.perf_counter() - start
     print(f"\nLesson 11b in {config.mode_name()} mode ({mnist.source}; domains of {len(x_a):,} and {len(x_b):,} "
-          f"training digits; {args.steps} steps, batch {args.batch_size}, {train_seconds:.0f} s of training, "
-          f"{train_seconds / max(args.steps, 1):.3f} s per step)")
-    print(f"the judge on {n:,} held-out digits: plain {reference_a:.4f}, thickened {reference_b:.4f}")
-    print(f"content kept A -> B {a_to_b['translated']:.4f} (reference {reference_b:.4f}), "
-          f"A -> B -> A {a_to_b['round_trip']:.4f} (reference {reference_a:.4f})")
-    print(f"content kept B -> A {b_to_a['translated']:.4f} (reference {reference_a:.4f}), "
-          f"B -> A -> B {b_to_a['round_trip']:.4f} (reference {reference_b:.4f})")
-    print(f"cycle error (mean |x_back - x|): A -> B -> A {a_to_b['cycle_error']:.4f}, "
-          f"B -> A -> B {b_to_a['cycle_error']:.4f}")
-    print("final losses:", {key: round(float(np.mean(values[-50:])), 4) for key, values in trainer.history.items()})
+          f"training digits; {args.steps} steps, batch {args.batch_size}, {seconds:.0f} s of training, "
+          f"{seconds / max(args.steps, 1):.3f} s per step)")
+    measure(g_ab, g_ba, mnist, args.n_eval)
+    print("final losses (mean of the last 50 steps):",
+          {key: round(float(np.mean(values[-50:])), 4) for key, values in trainer.history.items()})
 
 
 if __name__ == "__main__":

@@ -87,7 +87,9 @@ def _residual_block(h, filters):
     """h + conv(relu(conv(h))): (N, H, W, filters) -> the same shape."""
     skip = h
     h = layers.LeakyReLU(LEAKY_SLOPE)(layers.Conv2D(filters, 3, padding="same")(h))
-    h = layers.Conv2D(filters, 3, padding="same")(h)
+    # no bias here: the skip already has one, and TF's CPU graph optimizer logs an error ("remapper
+    # failed") when it tries to fuse Conv2D + BiasAdd + Add in this pattern (as in course_lib.pixelcnn)
+    h = layers.Conv2D(filters, 3, padding="same", use_bias=False)(h)
     return layers.LeakyReLU(LEAKY_SLOPE)(layers.Add()([skip, h]))
 
 
@@ -114,8 +116,11 @@ def build_patch_discriminator(image_shape=(28, 28, 1), filters=32, name="patch_d
     """x (N, 28, 28, C) -> (N, 7, 7, 1): one least-squares score per patch (PatchGAN), no sigmoid."""
     check_positive_int("filters", filters)
     x = keras.Input(tuple(image_shape), name="x")
-    h = layers.LeakyReLU(LEAKY_SLOPE)(layers.Conv2D(filters, 4, strides=2, padding="same")(x))  # (N, 14, 14, f)
-    h = layers.LeakyReLU(LEAKY_SLOPE)(layers.Conv2D(2 * filters, 4, strides=2, padding="same")(h))  # (N, 7, 7, 2f)
+    # hidden convs without bias: with a bias, TF's CPU graph optimizer logs "remapper failed" errors when
+    # it fuses Conv2D + BiasAdd + LeakyRelu in the generators' update, where D is frozen
+    h = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=False)(x)  # (N, 14, 14, f)
+    h = layers.Conv2D(2 * filters, 4, strides=2, padding="same", use_bias=False)(layers.LeakyReLU(LEAKY_SLOPE)(h))
+    h = layers.LeakyReLU(LEAKY_SLOPE)(h)  # (N, 7, 7, 2f)
     out = layers.Conv2D(1, 3, padding="same", name="patch_scores")(h)  # (N, 7, 7, 1)
     return keras.Model(x, out, name=name)
 
@@ -217,7 +222,7 @@ class CycleGANTrainer:
             if x.ndim != 4 or not np.all(np.isfinite(x)) or x.min() < -1.001 or x.max() > 1.001:
                 raise ValueError(f"{name} must be finite images (N, H, W, C) in [-1, 1] (the generators' tanh "
                                  f"range); got shape {x.shape}.")
-        self._data = (ops.convert_to_tensor(np.asarray(x_a, "float32")), ops.convert_to_tensor(np.asarray(x_b, "float32")))
+        self._data = tuple(ops.convert_to_tensor(np.asarray(x, "float32")) for x in (x_a, x_b))
         progbar = keras.utils.Progbar(steps, verbose=self.verbose, stateful_metrics=self.history_keys)
         self._keep_good_state()
         for i in range(steps):
