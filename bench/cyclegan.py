@@ -42,13 +42,12 @@ def build(seed=0):
     return networks
 
 
-def time_steps(trainer, x_a, x_b, args):
-    trainer.train(x_a, x_b, 2, batch_size=args.batch_size)  # compiles every step function
+def time_steps(trainer, x_a, x_b, batch_size, n_steps):
+    """Seconds per training step over n_steps, after 2 warm-up steps that compile every step function."""
+    trainer.train(x_a, x_b, 2, batch_size=batch_size)
     start = time.perf_counter()
-    trainer.train(x_a, x_b, args.time_steps, batch_size=args.batch_size)
-    seconds = (time.perf_counter() - start) / args.time_steps
-    print(f"{config.mode_name()} mode, batch {args.batch_size}: {seconds:.3f} s per step over {args.time_steps} "
-          f"steps -> {args.steps} steps would take about {seconds * args.steps / 60:.1f} min")
+    trainer.train(x_a, x_b, n_steps, batch_size=batch_size)
+    return (time.perf_counter() - start) / n_steps
 
 
 def measure(g_ab, g_ba, mnist, n_eval):
@@ -79,7 +78,10 @@ def main():
     trainer = cyclegan.CycleGANTrainer(g_ab, g_ba, d_a, d_b, cycle_weight=CYCLE_WEIGHT, identity_weight=IDENTITY_WEIGHT,
                                        learning_rate=config.choose(full=2e-4, fast=5e-4), seed=0, verbose=0)
     if args.time_steps:
-        return time_steps(trainer, x_a, x_b, args)
+        seconds = time_steps(trainer, x_a, x_b, args.batch_size, args.time_steps)
+        print(f"{config.mode_name()} mode, batch {args.batch_size}: {seconds:.3f} s per step over {args.time_steps} "
+              f"steps -> {args.steps} steps would take about {seconds * args.steps / 60:.1f} min")
+        return
     trainer.verbose = 1
     start = time.perf_counter()
     trainer.train(x_a, x_b, args.steps, batch_size=args.batch_size)
