@@ -272,9 +272,16 @@ class CycleGANTrainer:
 
 # ----- measuring the translation -------------------------------------------------------------------
 def translate(model, x, batch_size=500):
-    """model(x) in inference mode, in batches, as a NumPy array."""
-    return np.concatenate([ops.convert_to_numpy(model(x[i:i + batch_size], training=False))
-                           for i in range(0, len(x), batch_size)])
+    """model(x) in inference mode, as a NumPy array, in batches of one shape (the last one padded).
+
+    One shape: a backend that compiles each operation per input shape (JAX, run eagerly) compiles once.
+    """
+    x, out = np.asarray(x, "float32"), []
+    for start in range(0, len(x), batch_size):
+        chunk = x[start:start + batch_size]
+        padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk),) + chunk.shape[1:], "float32")])
+        out.append(ops.convert_to_numpy(model(padded, training=False))[:len(chunk)])  # (len(chunk), ...)
+    return np.concatenate(out)
 
 
 def content_kept(g_forward, g_back, judge, x, y, cycle_loss=cycle_loss):
