@@ -151,3 +151,9 @@ def test_bad_data_is_refused():
     x = digits(8)
     with pytest.raises(ValueError, match=r"in \[-1, 1\]"):
         trainer.train((x + 1) * 127.5, x, steps=1)
+
+
+def test_translate_in_padded_batches_returns_every_image_once():
+    x = np.random.default_rng(5).uniform(-1, 1, (7, 28, 28, 1)).astype("float32")
+    doubled = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(2.0)])
+    np.testing.assert_allclose(cyclegan.translate(doubled, x, batch_size=3), 2 * x, rtol=1e-6)
