@@ -34,7 +34,7 @@ from course_lib import backend
 from course_lib.training import finite_snapshot, restore, state_variables
 from course_lib.validate import check_positive_int
 
-LEAKY_SLOPE = 0.2  # LeakyReLU everywhere: a dead ReLU layer can leave a generator drawing black squares
+LEAKY_SLOPE = 0.2  # LeakyReLU in every hidden layer
 HISTORY_KEYS = ("d_a_loss", "d_b_loss", "adversarial_loss", "cycle_loss", "identity_loss", "g_loss")
 
 
@@ -83,31 +83,39 @@ def least_squares_loss(scores, target):
 
 
 # ----- the networks -------------------------------------------------------------------------
+def _conv_norm(h, filters, kernel_size, strides=1, activate=True):
+    """conv -> instance norm [-> LeakyReLU]: (N, H, W, c) -> (N, H / strides, W / strides, filters).
+
+    Instance norm, as in the CycleGAN paper: each channel of each image is normalised over its pixels,
+    (h - mean) / std over height and width, with no learned scale or shift (PyTorch's default, which the
+    paper's code uses); the conv needs no bias before it.
+    """
+    h = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False)(h)
+    h = layers.LayerNormalization(axis=(1, 2), epsilon=1e-5, center=False, scale=False)(h)  # over (H, W)
+    return layers.LeakyReLU(LEAKY_SLOPE)(h) if activate else h
+
+
 def _residual_block(h, filters):
-    """h + conv(relu(conv(h))): (N, H, W, filters) -> the same shape."""
-    skip = h
-    h = layers.LeakyReLU(LEAKY_SLOPE)(layers.Conv2D(filters, 3, padding="same")(h))
-    # no bias here: the skip already has one, and TF's CPU graph optimizer logs an error ("remapper
-    # failed") when it tries to fuse Conv2D + BiasAdd + Add in this pattern (as in course_lib.pixelcnn)
-    h = layers.Conv2D(filters, 3, padding="same", use_bias=False)(h)
-    return layers.LeakyReLU(LEAKY_SLOPE)(layers.Add()([skip, h]))
+    """h + norm(conv(act(norm(conv(h))))): (N, H, W, filters) -> the same shape."""
+    y = _conv_norm(h, filters, 3)
+    y = _conv_norm(y, filters, 3, activate=False)
+    return layers.Add()([h, y])
 
 
 def build_translator(image_shape=(28, 28, 1), filters=32, num_residual=2, name="translator"):
     """Image-to-image generator: x (N, 28, 28, C) -> image of the same shape in [-1, 1].
 
     conv (full size) -> stride-2 conv (half size) -> residual blocks -> upsample + conv -> tanh,
-    a small version of the CycleGAN paper's ResNet generator.
+    each hidden conv followed by instance norm: a small version of the CycleGAN paper's ResNet generator.
     """
     check_positive_int("filters", filters)
     check_positive_int("num_residual", num_residual, 0)
     x = keras.Input(tuple(image_shape), name="x")
-    h = layers.LeakyReLU(LEAKY_SLOPE)(layers.Conv2D(filters, 5, padding="same")(x))  # (N, 28, 28, f)
-    h = layers.LeakyReLU(LEAKY_SLOPE)(layers.Conv2D(2 * filters, 3, strides=2, padding="same")(h))  # (N, 14, 14, 2f)
+    h = _conv_norm(x, filters, 5)  # (N, 28, 28, f)
+    h = _conv_norm(h, 2 * filters, 3, strides=2)  # (N, 14, 14, 2f)
     for _ in range(num_residual):
         h = _residual_block(h, 2 * filters)  # (N, 14, 14, 2f)
-    h = layers.UpSampling2D(2)(h)  # (N, 28, 28, 2f)
-    h = layers.LeakyReLU(LEAKY_SLOPE)(layers.Conv2D(filters, 3, padding="same")(h))  # (N, 28, 28, f)
+    h = _conv_norm(layers.UpSampling2D(2)(h), filters, 3)  # (N, 28, 28, f)
     out = layers.Conv2D(image_shape[-1], 5, padding="same", activation="tanh", name="image")(h)  # (N, 28, 28, C)
     return keras.Model(x, out, name=name)
 
@@ -116,11 +124,10 @@ def build_patch_discriminator(image_shape=(28, 28, 1), filters=32, name="patch_d
     """x (N, 28, 28, C) -> (N, 7, 7, 1): one least-squares score per patch (PatchGAN), no sigmoid."""
     check_positive_int("filters", filters)
     x = keras.Input(tuple(image_shape), name="x")
-    # hidden convs without bias: with a bias, TF's CPU graph optimizer logs "remapper failed" errors when
-    # it fuses Conv2D + BiasAdd + LeakyRelu in the generators' update, where D is frozen
-    h = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=False)(x)  # (N, 14, 14, f)
-    h = layers.Conv2D(2 * filters, 4, strides=2, padding="same", use_bias=False)(layers.LeakyReLU(LEAKY_SLOPE)(h))
-    h = layers.LeakyReLU(LEAKY_SLOPE)(h)  # (N, 7, 7, 2f)
+    # no bias in the first conv: with one, TF's CPU graph optimizer logs "remapper failed" errors when it
+    # fuses Conv2D + BiasAdd + LeakyRelu in the generators' update, where D is frozen
+    h = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=False)(x)  # (N, 14, 14, f), no norm here
+    h = _conv_norm(layers.LeakyReLU(LEAKY_SLOPE)(h), 2 * filters, 4, strides=2)  # (N, 7, 7, 2f)
     out = layers.Conv2D(1, 3, padding="same", name="patch_scores")(h)  # (N, 7, 7, 1)
     return keras.Model(x, out, name=name)
 

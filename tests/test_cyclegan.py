@@ -157,3 +157,12 @@ def test_translate_in_padded_batches_returns_every_image_once():
     x = np.random.default_rng(5).uniform(-1, 1, (7, 28, 28, 1)).astype("float32")
     doubled = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(2.0)])
     np.testing.assert_allclose(cyclegan.translate(doubled, x, batch_size=3), 2 * x, rtol=1e-6)
+
+
+def test_the_generators_hidden_layers_are_instance_normalised():
+    g = tiny_networks(6)[0]
+    norm = next(layer for layer in g.layers if isinstance(layer, keras.layers.LayerNormalization))
+    x = np.random.default_rng(6).uniform(-1, 1, (3, 28, 28, 1)).astype("float32")
+    h = ops.convert_to_numpy(keras.Model(g.input, norm.output)(x))  # (3, 28, 28, 4)
+    np.testing.assert_allclose(h.mean(axis=(1, 2)), 0.0, atol=1e-4)  # per image and channel, over the pixels
+    np.testing.assert_allclose(h.var(axis=(1, 2)), 1.0, atol=1e-2)
