@@ -5,11 +5,14 @@
     python bench/flows.py --epochs 5 --seed 1                                    # any setting can be overridden
     python bench/flows.py --time-steps 20                                        # only time 20 training steps
 
-The flow is `course_lib.flows.build_image_flow` (uniform dequantization, logit, checkerboard couplings,
-a squeeze, channel and checkerboard couplings), trained with `course_lib.training.train` on the negative
-log-likelihood. The test score is the dequantization bound, -log p(y) + D log 256 with one noise draw
-per digit, in bits per dimension, on the test split that `course_lib.data` loads (the official 10,000
-test digits with `mnist-full`; the script prints which split it used).
+The flow is lesson 12's: `course_lib.flows.build_multiscale_flow` (uniform dequantization, logit,
+checkerboard couplings on 28x28x1, a squeeze, channel couplings after learned 1x1 convolutions, then half of
+the channels factored out and the rest squeezed to 7x7x8 for more couplings), trained with
+`course_lib.training.train` on the negative log-likelihood, Adam with clipnorm and a cosine-decayed learning
+rate; `--arch single` builds the earlier one-scale `build_image_flow` instead. The test score is the
+dequantization bound, -log p(y) + D log 256 with one noise draw per digit, in bits per dimension, on the
+test split that `course_lib.data` loads (the official 10,000 test digits with `mnist-full`; the script
+prints which split it used).
 
 Target (issue 15): at most 1.3 bits/dim on the official test split (stretch 1.1). Results go in
 bench/results/flows.md.
@@ -28,7 +31,7 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=config.choose(full=20, fast=1))
     parser.add_argument("--n-train", type=int, default=config.choose(full=None, fast=1000))
     parser.add_argument("--n-test", type=int, default=config.choose(full=None, fast=500))
-    parser.add_argument("--arch", choices=["single", "multiscale"], default="single",
+    parser.add_argument("--arch", choices=["single", "multiscale"], default="multiscale",
                         help="single: build_image_flow (one squeeze); multiscale: build_multiscale_flow")
     parser.add_argument("--hidden", type=int, default=config.choose(full=32, fast=8), help="single-scale width")
     parser.add_argument("--depth", type=int, default=2)
@@ -39,7 +42,9 @@ def parse_args():
     parser.add_argument("--scale-couplings", type=int, nargs=3, default=config.choose(full=[3, 3, 4], fast=[1, 1, 2]),
                         help="multiscale: the number of couplings at each of the 3 scales")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's (initial) learning rate")
+    parser.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
+                        help="cosine: the learning rate decays to 0 over the whole run, as in lesson 12")
     parser.add_argument("--clipnorm", type=float, default=100.0, help="clip each gradient's norm (Adam's clipnorm)")
     parser.add_argument("--n-samples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
@@ -74,10 +79,13 @@ def main():
     else:
         model = flows.build_multiscale_flow((28, 28, 1), num_couplings=args.scale_couplings,
                                             hidden=args.scale_hidden, depth=args.depth, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm))
+    steps_per_epoch = -(-len(x_train) // args.batch_size)
+    learning_rate = args.learning_rate
+    if args.schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.epochs * steps_per_epoch)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=args.clipnorm))
     print(f"flow: {model.count_params():,} parameters, {len(model.steps)} steps")
 
-    steps_per_epoch = -(-len(x_train) // args.batch_size)
     if args.time_steps:
         seconds = time_steps(model, x_train, args.batch_size, args.time_steps)
         print("TIMING (no training run)")
@@ -87,7 +95,7 @@ def main():
         return
 
     start = time.perf_counter()
-    history = training.train(model, x_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)  # a progress bar per epoch
+    history = training.train(model, x_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     train_seconds = time.perf_counter() - start
     for epoch, (bits, seconds) in enumerate(zip(history.epochs["bits_per_dim"], history.epoch_seconds)):
         print(f"epoch {epoch + 1}: train {bits:.4f} bits/dim ({seconds:.0f} s)")
