@@ -17,15 +17,28 @@ def call_student(fn, *args, exercise="this exercise", **kwargs):
         ) from None
 
 
-def _as_array(value):
+def as_array(value):
+    """A student's result (NumPy, a backend tensor or a Python number) as a float64 NumPy array."""
     if hasattr(value, "numpy"):
         value = value.numpy()
     return np.asarray(value, dtype=np.float64)
 
 
+def as_number(value, what):
+    """A student's result that must be one number (a loss, a bound), as a float; else CheckFailed naming `what`."""
+    try:
+        array = as_array(value)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what} should be one number (a scalar); you returned {value!r}.") from None
+    if array.size != 1:
+        raise CheckFailed(f"{what} should be one number (a scalar, such as the average over the batch); "
+                          f"you returned shape {array.shape}.")
+    return float(array.reshape(()))
+
+
 def expect_close(got, want, what, atol=1e-5, rtol=1e-5, hint=""):
     """Raise CheckFailed unless `got` matches `want` in shape and value."""
-    got_a, want_a = _as_array(got), _as_array(want)
+    got_a, want_a = as_array(got), as_array(want)
     if got_a.shape != want_a.shape:
         raise CheckFailed(
             f"{what}: your result has shape {got_a.shape}; it should have shape {want_a.shape}. {hint}".strip()

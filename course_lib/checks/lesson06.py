@@ -1,7 +1,7 @@
 """Checks for lesson 06 (the vanilla GAN): optimal D, the GAN losses, counting covered modes."""
 import numpy as np
 
-from course_lib.checks.core import CheckFailed, call_student, expect_close, expect_equal, passed
+from course_lib.checks.core import CheckFailed, as_number, call_student, expect_close, expect_equal, passed
 
 EPS = 1e-7  # Keras' epsilon: probabilities are clipped to [eps, 1 - eps] before the log
 
@@ -19,13 +19,6 @@ def _bce_of_concatenation(d_real, d_fake):
     """One BCE mean over [real; fake] with targets [1; 0]: the deck's single D update on a concatenation."""
     n_real, n_fake = len(d_real), len(d_fake)
     return (n_real * _bce(1.0, d_real) + n_fake * _bce(0.0, d_fake)) / (n_real + n_fake)
-
-
-def _number(value, what):
-    try:
-        return float(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
-    except (TypeError, ValueError):
-        raise CheckFailed(f"{what} should be one number (a scalar); you returned {value!r}") from None
 
 
 def check_optimal_discriminator(optimal_discriminator):
@@ -52,7 +45,7 @@ def check_discriminator_loss(discriminator_loss):
              (np.array([0.9, 0.99]), np.array([0.2, 0.01, 0.4])), (np.full(4, 0.5), np.full(4, 0.5))]
     for d_real, d_fake in cases:
         d_real, d_fake = d_real.astype("float32"), d_fake.astype("float32")
-        got = _number(call_student(discriminator_loss, d_real, d_fake, exercise="Exercise 2"), "the D loss")
+        got = as_number(call_student(discriminator_loss, d_real, d_fake, exercise="Exercise 2"), "the D loss")
         want = _bce(1.0, d_real) + _bce(0.0, d_fake)
         if not np.isclose(got, want, rtol=1e-4, atol=1e-5):
             hint = ""
@@ -79,8 +72,8 @@ def check_generator_loss(generator_loss):
         d_fake = d_fake.astype("float32")
         want = {True: _bce(1.0, d_fake), False: -_bce(0.0, d_fake)}
         for non_saturating in (True, False):
-            got = _number(call_student(generator_loss, d_fake, non_saturating=non_saturating, exercise="Exercise 3"),
-                          "the G loss")
+            got = as_number(call_student(generator_loss, d_fake, non_saturating=non_saturating, exercise="Exercise 3"),
+                            "the G loss")
             if not np.isclose(got, want[non_saturating], rtol=1e-4, atol=1e-5):
                 name = "non-saturating -mean(log D(G(z)))" if non_saturating else "minimax mean(log(1 - D(G(z))))"
                 hint = ""
@@ -193,7 +186,7 @@ def _step_problem(records, result, x_real, generator_before):
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         return f"return the three losses (d_loss_real, d_loss_fake, g_loss); you returned {result!r}."
     want = (real[0]["loss"], fake[0]["loss"], g["loss"])
-    got = [_number(v, "each returned loss") for v in result]
+    got = [as_number(v, "each returned loss") for v in result]
     if not np.allclose(got, [float(np.asarray(w)) for w in want], rtol=1e-5, atol=1e-7):
         return ("return what the three train_on_batch calls returned, in the order (d_loss_real, d_loss_fake, "
                 f"g_loss) = {tuple(round(float(np.asarray(w)), 4) for w in want)}; you returned "

@@ -1,18 +1,7 @@
 """Checks for lesson 09 (WGAN): W1 in 1-D, the critic loss, interpolates, the gradient penalty."""
 import numpy as np
 
-from course_lib.checks.core import CheckFailed, call_student, expect_close, passed
-
-
-def _array(value):
-    return np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
-
-
-def _number(value, what):
-    array = _array(value)
-    if array.size != 1:
-        raise CheckFailed(f"{what} should be one number (a scalar); you returned shape {array.shape}")
-    return float(array.reshape(()))
+from course_lib.checks.core import CheckFailed, as_array, as_number, call_student, expect_close, passed
 
 
 def check_wasserstein_1d(wasserstein_1d):
@@ -25,7 +14,7 @@ def check_wasserstein_1d(wasserstein_1d):
              ("shuffled copies of one sample", np.arange(6.0), np.arange(6.0)[::-1]),
              ("uniform against exponential", rng.uniform(0, 1, 300), rng.exponential(1.0, 300))]
     for name, a, b in cases:
-        got = _number(call_student(wasserstein_1d, a.copy(), b.copy(), exercise="Exercise 1"), "W1")
+        got = as_number(call_student(wasserstein_1d, a.copy(), b.copy(), exercise="Exercise 1"), "W1")
         want = wasserstein_distance(a, b)
         if not np.isclose(got, want, rtol=1e-6, atol=1e-9):
             hint = ""
@@ -42,8 +31,8 @@ def check_critic_loss(critic_loss):
     cases = [(np.array([1.0, 2.0, 3.0]), np.array([0.5, -0.5])), (rng.normal(3, 1, 16), rng.normal(-1, 2, 16)),
              (np.zeros(4), np.zeros(4))]
     for c_real, c_fake in cases:
-        got = _number(call_student(critic_loss, c_real.astype("float32"), c_fake.astype("float32"),
-                                   exercise="Exercise 2"), "the critic loss")
+        got = as_number(call_student(critic_loss, c_real.astype("float32"), c_fake.astype("float32"),
+                                     exercise="Exercise 2"), "the critic loss")
         want = c_fake.mean() - c_real.mean()
         if not np.isclose(got, want, rtol=1e-5, atol=1e-6):
             hint = ""
@@ -61,7 +50,7 @@ def check_interpolates(interpolates):
     for shape in [(3, 2), (4, 5, 5, 1)]:
         x_real, x_fake = rng.normal(size=shape).astype("float32"), rng.normal(size=shape).astype("float32")
         alpha = rng.uniform(size=shape[0]).astype("float32")
-        got = _array(call_student(interpolates, x_real, x_fake, alpha, exercise="Exercise 3"))
+        got = as_array(call_student(interpolates, x_real, x_fake, alpha, exercise="Exercise 3"))
         a = alpha.reshape((-1,) + (1,) * (len(shape) - 1))
         want = a * x_real + (1 - a) * x_fake
         if got.shape == want.shape and np.allclose(got, (1 - a) * x_real + a * x_fake, atol=1e-5):
@@ -80,8 +69,8 @@ def check_penalty_from_gradients(penalty_from_gradients):
              ("gradients of norm 0.5 and 0.2", np.array([[0.3, 0.4], [0.0, 0.2]]), 10.0),
              ("image-shaped gradients", rng.normal(size=(4, 3, 3, 1)), 2.0)]
     for name, grads, weight in cases:
-        got = _number(call_student(penalty_from_gradients, grads.astype("float32"), weight, exercise="Exercise 4"),
-                      "the penalty")
+        got = as_number(call_student(penalty_from_gradients, grads.astype("float32"), weight, exercise="Exercise 4"),
+                        "the penalty")
         norms = np.sqrt((grads.reshape(len(grads), -1) ** 2).sum(axis=1))
         want = weight * np.mean((norms - 1.0) ** 2)
         if not np.isclose(got, want, rtol=1e-4, atol=1e-6):

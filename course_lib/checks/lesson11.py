@@ -4,19 +4,7 @@ import math
 
 import numpy as np
 
-from course_lib.checks.core import CheckFailed, call_student, passed
-
-
-def _array(value):
-    return np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
-
-
-def _number(value, what):
-    array = _array(value)
-    if array.size != 1:
-        raise CheckFailed(f"{what} should be one number (a scalar, the average over the batch); "
-                          f"you returned shape {array.shape}.")
-    return float(array.reshape(()))
+from course_lib.checks.core import CheckFailed, as_array, as_number, call_student, passed
 
 
 def check_sample_codes(sample_codes):
@@ -26,7 +14,7 @@ def check_sample_codes(sample_codes):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise CheckFailed("sample_codes should return two arrays, (c_cat, c_cont): the one-hot categorical "
                           "codes and the continuous codes.")
-    c_cat, c_cont = _array(result[0]), _array(result[1])
+    c_cat, c_cont = as_array(result[0]), as_array(result[1])
     if c_cat.shape != (n, k):
         extra = (" It looks like category numbers: turn them into one-hot rows, e.g. np.eye(num_categories)[k]."
                  if c_cat.shape in ((n,), (n, 1)) else "")
@@ -63,8 +51,8 @@ def check_mi_lower_bound(mi_lower_bound):
         ("Q is uniform (it reads nothing)", np.eye(10)[codes], np.full((8, 10), 0.1)),
     ]
     for name, c_cat, q_cat in cases:
-        got = _number(call_student(mi_lower_bound, c_cat.astype("float32"), q_cat.astype("float32"),
-                                   exercise="Exercise 2"), "the lower bound L_I")
+        got = as_number(call_student(mi_lower_bound, c_cat.astype("float32"), q_cat.astype("float32"),
+                                     exercise="Exercise 2"), "the lower bound L_I")
         log_q = np.log(np.sum(c_cat * q_cat, axis=1))  # (N,) log Q(c_i | x_i)
         entropy = math.log(c_cat.shape[1])
         want = log_q.mean() + entropy
@@ -113,7 +101,7 @@ def check_ssgan_losses(ssgan_losses):
                               logits_fake.astype("float32"), exercise="Exercise 3")
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise CheckFailed("ssgan_losses should return two numbers, (L_sup, L_unsup).")
-        got_sup, got_unsup = _number(result[0], "L_sup"), _number(result[1], "L_unsup")
+        got_sup, got_unsup = as_number(result[0], "L_sup"), as_number(result[1], "L_unsup")
         sup, unsup, wrong = _k_plus_1_parts(logits_lab, labels, logits_unl, logits_fake)
         k = logits_lab.shape[1]
         if not np.isclose(got_sup, sup, atol=1e-4):
@@ -167,7 +155,8 @@ def check_minibatch_features(minibatch_features):
              ("three numbers 0, 1, 3 with T = 1 (A = B = C = 1)", np.array([[0.0], [1.0], [3.0]]), np.ones((1, 1, 1))),
              ("a batch of identical rows (N=5)", np.tile(rng.normal(size=(1, 3)), (5, 1)), rng.normal(size=(3, 2, 4)))]
     for name, h, T in cases:
-        got = _array(call_student(minibatch_features, h.astype("float32"), T.astype("float32"), exercise="Exercise 1"))
+        got = as_array(call_student(minibatch_features, h.astype("float32"), T.astype("float32"),
+                                    exercise="Exercise 1"))
         want, wrong = _minibatch_reference(h, T)
         if got.shape != want.shape:
             raise CheckFailed(f"for {name} your features have shape {got.shape}; they should have shape {want.shape}: "
@@ -193,8 +182,8 @@ def check_historical_penalty(historical_penalty):
              ("three tensors", [rng.normal(size=(4,)), rng.normal(size=(2, 2)), rng.normal(size=(1,))],
               [rng.normal(size=(4,)), rng.normal(size=(2, 2)), rng.normal(size=(1,))])]
     for name, weights, averages in cases:
-        got = _number(call_student(historical_penalty, [w.astype("float32") for w in weights],
-                                   [a.astype("float32") for a in averages], exercise="Exercise 2"), "the penalty")
+        got = as_number(call_student(historical_penalty, [w.astype("float32") for w in weights],
+                                     [a.astype("float32") for a in averages], exercise="Exercise 2"), "the penalty")
         squares = [np.sum((w - a) ** 2) for w, a in zip(weights, averages)]  # one ||.||^2 per tensor
         want = sum(squares)
         if not np.isclose(got, want, rtol=1e-4, atol=1e-6):

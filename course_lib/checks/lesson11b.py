@@ -4,19 +4,7 @@ from keras import ops
 from scipy import ndimage
 
 from course_lib import backend
-from course_lib.checks.core import CheckFailed, call_student, passed
-
-
-def _array(value):
-    return np.asarray(ops.convert_to_numpy(value) if not isinstance(value, np.ndarray) else value, dtype=np.float64)
-
-
-def _number(value, what):
-    array = _array(value)
-    if array.size != 1:
-        raise CheckFailed(f"{what} should be one number (the average over the batch); you returned shape "
-                          f"{array.shape}.")
-    return float(array.reshape(()))
+from course_lib.checks.core import CheckFailed, as_array, as_number, call_student, passed
 
 
 # ----- Exercise 1: thick strokes -------------------------------------------------------------------
@@ -39,7 +27,7 @@ def check_thicken(thicken):
     rng = np.random.default_rng(0)
     cases = _images(rng)
     for name, x, size in cases:
-        got = _array(call_student(thicken, x.astype("float32"), size, exercise="Exercise 1"))
+        got = as_array(call_student(thicken, x.astype("float32"), size, exercise="Exercise 1"))
         want = _dilation(x, size)
         if got.shape != want.shape:
             raise CheckFailed(f"for {name} your images have shape {got.shape}; thickening keeps the shape "
@@ -81,8 +69,8 @@ def check_cycle_consistency_loss(cycle_consistency_loss):
               np.tile([[-0.9, 0.8]], (3, 4)).reshape(3, 2, 2, 2)),
              ("a perfect round trip", np.full((2, 3, 3, 1), 0.5), np.full((2, 3, 3, 1), 0.5))]
     for name, x, x_back in cases:
-        got = _number(call_student(cycle_consistency_loss, x.astype("float32"), x_back.astype("float32"),
-                                   exercise="Exercise 2"), "the cycle loss")
+        got = as_number(call_student(cycle_consistency_loss, x.astype("float32"), x_back.astype("float32"),
+                                     exercise="Exercise 2"), "the cycle loss")
         want = np.mean(np.abs(x_back - x))
         if not np.isclose(got, want, atol=1e-5):
             raise CheckFailed(f"for {name} your cycle loss is {got:.5g}; it should be {want:.5g}."
@@ -109,7 +97,7 @@ def _check_compiles(cycle_consistency_loss, x, x_back):
     compiled = backend.compile(lambda u, v: cycle_consistency_loss(u, v), [])
     try:
         value = compiled(ops.convert_to_tensor(x.astype("float32")), ops.convert_to_tensor(x_back.astype("float32")))
-        ok = np.isclose(_number(value, "the cycle loss"), np.mean(np.abs(x_back - x)), atol=1e-5)
+        ok = np.isclose(as_number(value, "the cycle loss"), np.mean(np.abs(x_back - x)), atol=1e-5)
     except CheckFailed:
         raise
     except Exception as err:  # NumPy calls on symbolic tensors fail in many ways, depending on the backend
@@ -139,7 +127,7 @@ def check_generator_loss(generator_loss):
         cases.append((weight, scores, images))
     for weight, (d_b_fake, d_a_fake), (a, a_back, b, b_back) in cases:
         args = [v.astype("float32") for v in (d_b_fake, d_a_fake, a, a_back, b, b_back)]
-        got = _number(call_student(generator_loss, *args, weight, exercise="Exercise 3"), "the generators' loss")
+        got = as_number(call_student(generator_loss, *args, weight, exercise="Exercise 3"), "the generators' loss")
         parts = _generator_parts(d_b_fake, d_a_fake, a, a_back, b, b_back)
         want = parts["adv_b"] + parts["adv_a"] + weight * (parts["cyc_a"] + parts["cyc_b"])
         if not np.isclose(got, want, rtol=1e-5, atol=1e-5):
